@@ -1,0 +1,30 @@
+//! Exercise 2: what a process knows about itself and its parent.
+
+// ANCHOR: parent_pid
+/// The pid of the process that started this one, like Python's `parent_process().pid`;
+/// `None` in the main process.
+///
+/// It is the pid recorded when the child was started, so it stays right even after the
+/// parent has died (when `getppid()` would name a reaper instead).
+pub fn parent_pid() -> Option<i32> {
+    // TODO: `ch01_setup::current_process()` knows the parent's pid.
+    todo!("the parent pid of pid {}", std::process::id())
+}
+// ANCHOR_END: parent_pid
+
+// ANCHOR: info
+/// The notebook's `info(title)` as lines: the title, the process's name, its parent's
+/// pid (`none` in the main process) and its own pid.
+///
+/// ```text
+/// function f
+///   process name: Process-1
+///   parent pid: 4242
+///   pid: 4243
+/// ```
+pub fn info(title: &str) -> Vec<String> {
+    // TODO: four lines, as in the example above, from `ch01_setup::current_process()`
+    // and `parent_pid()`.
+    todo!("describe pid {} under the title {title:?}", std::process::id())
+}
+// ANCHOR_END: info

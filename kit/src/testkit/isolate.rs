@@ -1,0 +1,243 @@
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Once;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::{getpid, pipe2, setpgid, Pid};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::child::{panic_message, QUIET_PANICS};
+use crate::{fork_child, in_forked_child, poll_readable, write_all};
+
+/// The deadline of one isolated exercise: `WORKBOOK_TIMEOUT_SECS` seconds, 5 by default.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("WORKBOOK_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .unwrap_or(5.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// Runs `body` in a child process of its own, in a process group of its own, and
+/// returns what `body` returned (carried back through a pipe with postcard).
+///
+/// The exercise is named after the current thread, which libtest names after the test
+/// (`ex2_join_waits_for_the_child`). The test fails, naming it, when:
+/// - `body` panics (the panic message is carried back, `todo!()` messages included);
+/// - no result arrives within [`timeout`]: a deadlock or a wait that never ends;
+/// - `body` returned but left processes of its own running or unjoined.
+///
+/// Whatever happens, every process of the group is killed and reaped before this
+/// function returns or panics: the suite leaves no zombie and no orphan behind.
+pub fn isolated<T: Serialize + DeserializeOwned>(body: impl FnOnce() -> T) -> T {
+    isolated_with(timeout(), body)
+}
+
+/// [`isolated`] with an explicit deadline.
+pub fn isolated_with<T: Serialize + DeserializeOwned>(
+    timeout: Duration,
+    body: impl FnOnce() -> T,
+) -> T {
+    let exercise = thread::current().name().unwrap_or("exercise").to_owned();
+    become_subreaper();
+    let (reader, writer) = pipe2(OFlag::O_CLOEXEC).expect("pipe2 for the exercise's report");
+    let reader_fd = reader.as_raw_fd();
+    let deadline = Instant::now() + timeout;
+    let mut sandbox = fork_child(|| {
+        // Safety: closes this process's copy of the read end, which nothing here uses.
+        unsafe { libc::close(reader_fd) };
+        QUIET_PANICS.store(true, Ordering::Relaxed);
+        let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(body)) {
+            Ok(value) => Outcome::Returned(postcard::to_stdvec(&value).expect("encode result")),
+            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+        };
+        let report = Report {
+            outcome,
+            left_behind: group_members(getpid())
+                .into_iter()
+                .filter(|p| p.pid != getpid().as_raw())
+                .map(|p| p.describe())
+                .collect(),
+        };
+        let bytes = postcard::to_stdvec(&report).expect("encode report");
+        let mut frame = (bytes.len() as u64).to_le_bytes().to_vec();
+        frame.extend_from_slice(&bytes);
+        let _ = write_all(writer.as_fd(), &frame);
+    })
+    .unwrap_or_else(|e| panic!("{exercise}: could not fork the exercise's process: {e}"));
+    let pgid = Pid::from_raw(sandbox.pid());
+    // Both sides set the group, so it is in place whichever runs first.
+    let _ = setpgid(pgid, pgid);
+    drop(writer);
+
+    let report = read_report(reader.as_fd(), deadline);
+    // The body has reported: give its process a moment to leave by itself, so its
+    // destructors run; then nothing of the group may survive.
+    let _ = sandbox.wait_deadline(Instant::now() + Duration::from_secs(1));
+    let _ = killpg(pgid, Signal::SIGKILL);
+    let _ = sandbox.kill();
+    reap_group(pgid);
+
+    let report = match report {
+        Ok(report) => report,
+        Err(ReadError::Timeout) => panic!(
+            "{exercise}: no result within {timeout:?}. A deadlock, or a wait that never \
+             ends (a lock never released, a pipe whose write end is still open so EOF \
+             never comes)? Every process of the exercise was killed and reaped."
+        ),
+        Err(ReadError::Closed) => panic!(
+            "{exercise}: the exercise's process ended without reporting ({}): it was \
+             killed, or called exit/_exit itself",
+            sandbox.status().map(|s| s.to_string()).unwrap_or_default()
+        ),
+    };
+    match report.outcome {
+        Outcome::Panicked(message) => panic!("{exercise}: {message}"),
+        Outcome::Returned(bytes) => {
+            if !report.left_behind.is_empty() {
+                panic!(
+                    "{exercise}: the exercise returned but left processes behind (every \
+                     child must be joined): {}",
+                    report.left_behind.join(", ")
+                );
+            }
+            postcard::from_bytes(&bytes).expect("decode the exercise's result")
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+enum Outcome {
+    Returned(Vec<u8>),
+    Panicked(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Report {
+    outcome: Outcome,
+    left_behind: Vec<String>,
+}
+
+enum ReadError {
+    Timeout,
+    Closed,
+}
+
+/// Reads one length-prefixed report, giving up at `deadline`.
+fn read_report(fd: BorrowedFd<'_>, deadline: Instant) -> Result<Report, ReadError> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        if bytes.len() >= 8 {
+            let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+            if bytes.len() >= 8 + len {
+                return postcard::from_bytes(&bytes[8..8 + len]).map_err(|_| ReadError::Closed);
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::Timeout);
+        }
+        if !poll_readable(fd, Some(left)).map_err(|_| ReadError::Closed)? {
+            continue;
+        }
+        // Safety: reads into a live stack buffer of the given length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => return Err(ReadError::Closed),
+            n if n < 0 => {
+                if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                    return Err(ReadError::Closed);
+                }
+            }
+            n => bytes.extend_from_slice(&buf[..n as usize]),
+        }
+    }
+}
+
+/// Orphans of the exercise (children of a killed process) are re-parented to this
+/// process instead of init, so that they can be reaped here, by pid.
+fn become_subreaper() {
+    static ONCE: Once = Once::new();
+    if in_forked_child() {
+        return;
+    }
+    ONCE.call_once(|| {
+        // Safety: prctl with PR_SET_CHILD_SUBREAPER takes a flag and touches no memory.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    });
+}
+
+/// One line of `/proc/<pid>/stat`, the fields the kit needs.
+struct ProcStat {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+    state: char,
+    comm: String,
+}
+
+impl ProcStat {
+    fn read(pid: i32) -> Option<ProcStat> {
+        let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // comm may hold spaces and parentheses: it ends at the last ')'.
+        let open = text.find('(')?;
+        let close = text.rfind(')')?;
+        let comm = text[open + 1..close].to_owned();
+        let mut rest = text[close + 1..].split_whitespace();
+        let state = rest.next()?.chars().next()?;
+        let ppid = rest.next()?.parse().ok()?;
+        let pgrp = rest.next()?.parse().ok()?;
+        Some(ProcStat {
+            pid,
+            ppid,
+            pgrp,
+            state,
+            comm,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self.state {
+            'Z' => format!("pid {} ({}) exited but was never joined", self.pid, self.comm),
+            _ => format!("pid {} ({}) still running", self.pid, self.comm),
+        }
+    }
+}
+
+fn group_members(pgid: Pid) -> Vec<ProcStat> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(ProcStat::read)
+        .filter(|p| p.pgrp == pgid.as_raw())
+        .collect()
+}
+
+/// Waits until no process of group `pgid` is left, reaping those re-parented here.
+fn reap_group(pgid: Pid) {
+    let me = getpid().as_raw();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    loop {
+        let members = group_members(pgid);
+        if members.is_empty() || Instant::now() > give_up {
+            return;
+        }
+        let _ = killpg(pgid, Signal::SIGKILL);
+        for p in members.iter().filter(|p| p.ppid == me && p.state == 'Z') {
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(p.pid), None);
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}

@@ -1,0 +1,45 @@
+//! Exercise 3: start methods, and the fork context.
+
+use ch01_setup::ProcessKind;
+
+use crate::error::ProcessError;
+use crate::process::Process;
+
+/// A start method chosen by name, like Python's `multiprocessing.get_context("fork")`.
+///
+/// This workbook starts every process with `fork`; Python also has `spawn` and
+/// `forkserver`, which start a fresh interpreter and are not offered here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    method: &'static str,
+}
+
+// ANCHOR: get_context
+/// The context of start method `method`.
+///
+/// `"fork"` gives the fork context; `"spawn"` and `"forkserver"` give
+/// `UnsupportedStartMethod` naming the method; anything else gives `UnknownStartMethod`.
+pub fn get_context(method: &str) -> Result<Context, ProcessError> {
+    match method {
+        "fork" => Ok(Context { method: "fork" }),
+        "spawn" => Err(ProcessError::UnsupportedStartMethod("spawn")),
+        "forkserver" => Err(ProcessError::UnsupportedStartMethod("forkserver")),
+        _ => Err(ProcessError::UnknownStartMethod),
+    }
+}
+// ANCHOR_END: get_context
+
+impl Context {
+    /// The name of this context's start method: `"fork"`.
+    pub fn start_method(&self) -> &'static str {
+        self.method
+    }
+
+    // ANCHOR: context_process
+    /// A process of this context: it runs `target` and its default name is
+    /// `ForkProcess-N`, numbered by the same counter as every other child of this process.
+    pub fn process(&self, target: impl FnOnce() + 'static) -> Process {
+        Process::of_kind(ProcessKind::ForkProcess, target)
+    }
+    // ANCHOR_END: context_process
+}

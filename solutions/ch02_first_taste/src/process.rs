@@ -1,0 +1,123 @@
+//! Exercise 1: a process that runs a target, and its parent that waits for it.
+
+use std::time::Duration;
+
+use ch01_setup::{enter_child, next_child_identity, process_name, ProcessKind, ProcessRecord};
+use mpkit::{Child, ExitStatus};
+
+use crate::error::ProcessError;
+
+/// A child process that runs `target` once started, like Python's
+/// `multiprocessing.Process`.
+///
+/// Its identity (and so its default name, `Process-N`) is taken when the `Process` is
+/// created, as in Python. Dropping a started process that was not joined kills and
+/// reaps its child, so it never leaves a zombie or an orphan.
+pub struct Process {
+    target: Option<Box<dyn FnOnce()>>,
+    record: ProcessRecord,
+    creator: i32,
+    child: Option<Child>,
+}
+
+impl Process {
+    /// A process of the default context (named `Process-N`) that will run `target`.
+    pub fn new(target: impl FnOnce() + 'static) -> Process {
+        Process::of_kind(ProcessKind::Process, target)
+    }
+
+    /// A process of `kind` that will run `target`; contexts use it.
+    pub fn of_kind(kind: ProcessKind, target: impl FnOnce() + 'static) -> Process {
+        let creator = std::process::id() as i32;
+        Process {
+            target: Some(Box::new(target)),
+            record: ProcessRecord {
+                kind,
+                identity: next_child_identity(),
+                name: None,
+                parent_pid: Some(creator),
+            },
+            creator,
+            child: None,
+        }
+    }
+
+    /// Gives the process a name of its own instead of its default name.
+    pub fn with_name(mut self, name: &str) -> Process {
+        self.record.name = Some(name.to_owned());
+        self
+    }
+
+    /// The process's name: the given one, or the default from kind and identity.
+    pub fn name(&self) -> String {
+        self.record
+            .name
+            .clone()
+            .unwrap_or_else(|| process_name(self.record.kind, &self.record.identity))
+    }
+
+    /// The child's pid once started, `None` before.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(Child::pid)
+    }
+
+    // ANCHOR: start
+    /// Forks the child, which takes this process's record (so `current_process()` in the
+    /// child gives its name and its parent's pid) and runs the target.
+    ///
+    /// The child leaves through `mpkit::fork_child`: exit code 0 when the target returns,
+    /// 101 when it panics. Errors: `AlreadyStarted` on a second call, `NotTheParent` when
+    /// called by a process other than the creator, `Os` when `fork` fails.
+    pub fn start(&mut self) -> Result<(), ProcessError> {
+        if self.child.is_some() {
+            return Err(ProcessError::AlreadyStarted);
+        }
+        if std::process::id() as i32 != self.creator {
+            return Err(ProcessError::NotTheParent);
+        }
+        let target = self.target.take().ok_or(ProcessError::AlreadyStarted)?;
+        let record = self.record.clone();
+        let child = mpkit::fork_child(move || {
+            enter_child(record).expect("a forked child enters its record");
+            target();
+        })?;
+        self.child = Some(child);
+        Ok(())
+    }
+    // ANCHOR_END: start
+
+    // ANCHOR: join
+    /// Waits for the child to end and returns how it ended; a second call returns the
+    /// same status at once.
+    ///
+    /// Errors: `NotStarted` before `start`, `NotTheParent` in any process but the creator
+    /// (a child cannot join itself).
+    pub fn join(&mut self) -> Result<ExitStatus, ProcessError> {
+        Ok(self.started_child()?.wait()?)
+    }
+
+    /// Like [`Process::join`], but gives up after `timeout` and returns `None` when the
+    /// child is still running.
+    pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
+        Ok(self.started_child()?.wait_timeout(timeout)?)
+    }
+
+    fn started_child(&mut self) -> Result<&mut Child, ProcessError> {
+        if std::process::id() as i32 != self.creator {
+            return Err(ProcessError::NotTheParent);
+        }
+        self.child.as_mut().ok_or(ProcessError::NotStarted)
+    }
+    // ANCHOR_END: join
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name())
+            .field("pid", &self.pid())
+            .field("creator", &self.creator)
+            .field("target_taken", &self.target.is_none())
+            .finish()
+    }
+}
