@@ -5,6 +5,7 @@ use std::fmt;
 /// [`ExitStatus::exitcode`] follows Python's `Process.exitcode` convention: the exit code
 /// when the process exited, minus the signal number when a signal killed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ExitStatus {
     /// The process called `_exit(code)`.
     Exited(i32),

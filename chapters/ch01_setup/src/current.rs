@@ -26,7 +26,10 @@ pub fn current_process() -> ProcessInfo {
     // TODO: read this process's record with `crate::state::this_process()`; the name
     // is the given one or else `crate::process_name(kind, identity)`; the pid comes
     // from `std::process::id()`.
-    todo!("describe the calling process (pid {}) from its record", std::process::id())
+    todo!(
+        "describe the calling process (pid {}) from its record",
+        std::process::id()
+    )
 }
 // ANCHOR_END: current_process
 
@@ -40,6 +43,9 @@ pub fn current_process() -> ProcessInfo {
 pub fn next_child_identity() -> Vec<u32> {
     // TODO: take a number from `crate::state::CHILDREN_STARTED` (an atomic, so two
     // threads never get the same one) and append it to this process's identity.
-    todo!("take the next child number of pid {} and build the child's identity", std::process::id())
+    todo!(
+        "take the next child number of pid {} and build the child's identity",
+        std::process::id()
+    )
 }
 // ANCHOR_END: next_child_identity

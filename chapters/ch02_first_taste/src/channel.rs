@@ -48,7 +48,10 @@ impl fmt::Display for ChannelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChannelError::FrameTooLarge { len, max } => {
-                write!(f, "a frame of {len} bytes is larger than the limit of {max}")
+                write!(
+                    f,
+                    "a frame of {len} bytes is larger than the limit of {max}"
+                )
             }
             ChannelError::Malformed(why) => write!(f, "malformed frame: {why}"),
             ChannelError::Closed => write!(f, "the other end of the channel is closed"),
@@ -149,7 +152,10 @@ impl<T> Sender<T> {
 pub fn decode_frame<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<(T, usize)>, ChannelError> {
     // TODO: no prefix yet: None. Check the length before anything else, then wait for
     // the whole body (None), then `postcard::take_from_bytes`, which must leave nothing.
-    todo!("decode the first frame of {} bytes: {bytes:02x?}", bytes.len())
+    todo!(
+        "decode the first frame of {} bytes: {bytes:02x?}",
+        bytes.len()
+    )
 }
 // ANCHOR_END: decode_frame
 

@@ -29,10 +29,16 @@ impl fmt::Display for ProcessError {
             ProcessError::AlreadyStarted => write!(f, "cannot start a process twice"),
             ProcessError::NotStarted => write!(f, "can only join a started process"),
             ProcessError::NotTheParent => {
-                write!(f, "can only start or join a process created by this process")
+                write!(
+                    f,
+                    "can only start or join a process created by this process"
+                )
             }
             ProcessError::UnsupportedStartMethod(name) => {
-                write!(f, "start method {name:?} is not supported here; use \"fork\"")
+                write!(
+                    f,
+                    "start method {name:?} is not supported here; use \"fork\""
+                )
             }
             ProcessError::UnknownStartMethod => write!(f, "unknown start method"),
             ProcessError::Os(errno) => write!(f, "system call failed: {errno}"),

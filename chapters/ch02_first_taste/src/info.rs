@@ -25,6 +25,9 @@ pub fn parent_pid() -> Option<i32> {
 pub fn info(title: &str) -> Vec<String> {
     // TODO: four lines, as in the example above, from `ch01_setup::current_process()`
     // and `parent_pid()`.
-    todo!("describe pid {} under the title {title:?}", std::process::id())
+    todo!(
+        "describe pid {} under the title {title:?}",
+        std::process::id()
+    )
 }
 // ANCHOR_END: info

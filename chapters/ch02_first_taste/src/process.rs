@@ -93,7 +93,11 @@ impl Process {
     /// child is still running.
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
         // TODO: as `join`, with `mpkit::Child::wait_timeout`.
-        todo!("join {} (pid {:?}) within {timeout:?}", self.name(), self.pid())
+        todo!(
+            "join {} (pid {:?}) within {timeout:?}",
+            self.name(),
+            self.pid()
+        )
     }
     // ANCHOR_END: join
 }

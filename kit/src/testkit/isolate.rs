@@ -13,6 +13,7 @@ use nix::unistd::{getpid, pipe2, setpgid, Pid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::Transcript;
 use crate::child::{panic_message, QUIET_PANICS};
 use crate::{fork_child, in_forked_child, poll_readable, write_all};
 
@@ -37,6 +38,10 @@ pub fn timeout() -> Duration {
 ///
 /// Whatever happens, every process of the group is killed and reaped before this
 /// function returns or panics: the suite leaves no zombie and no orphan behind.
+///
+/// What the exercise's processes write to fd 2 (their panic messages among them) is
+/// collected and shown with the test's output: in the failure message, or through
+/// libtest's capture when the test passes.
 pub fn isolated<T: Serialize + DeserializeOwned>(body: impl FnOnce() -> T) -> T {
     isolated_with(timeout(), body)
 }
@@ -50,10 +55,16 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     become_subreaper();
     let (reader, writer) = pipe2(OFlag::O_CLOEXEC).expect("pipe2 for the exercise's report");
     let reader_fd = reader.as_raw_fd();
+    let stderr = Transcript::new();
+    let stderr_fd = stderr.fd().as_raw_fd();
     let deadline = Instant::now() + timeout;
     let mut sandbox = fork_child(|| {
-        // Safety: closes this process's copy of the read end, which nothing here uses.
-        unsafe { libc::close(reader_fd) };
+        // Safety: closes this process's copy of the read end, which nothing here uses,
+        // and points fd 2 at the stderr transcript; both fds are open.
+        unsafe {
+            libc::close(reader_fd);
+            libc::dup2(stderr_fd, 2);
+        }
         QUIET_PANICS.store(true, Ordering::Relaxed);
         let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
         let outcome = match panic::catch_unwind(AssertUnwindSafe(body)) {
@@ -86,30 +97,38 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     let _ = killpg(pgid, Signal::SIGKILL);
     let _ = sandbox.kill();
     reap_group(pgid);
+    let stderr = stderr.finish_text();
+    let stderr_note = if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("\n--- what the exercise's processes wrote to stderr ---\n{stderr}")
+    };
 
     let report = match report {
         Ok(report) => report,
         Err(ReadError::Timeout) => panic!(
             "{exercise}: no result within {timeout:?}. A deadlock, or a wait that never \
              ends (a lock never released, a pipe whose write end is still open so EOF \
-             never comes)? Every process of the exercise was killed and reaped."
+             never comes)? Every process of the exercise was killed and reaped.{stderr_note}"
         ),
         Err(ReadError::Closed) => panic!(
             "{exercise}: the exercise's process ended without reporting ({}): it was \
-             killed, or called exit/_exit itself",
+             killed, or called exit/_exit itself{stderr_note}",
             sandbox.status().map(|s| s.to_string()).unwrap_or_default()
         ),
     };
     match report.outcome {
-        Outcome::Panicked(message) => panic!("{exercise}: {message}"),
+        Outcome::Panicked(message) => panic!("{exercise}: {message}{stderr_note}"),
         Outcome::Returned(bytes) => {
             if !report.left_behind.is_empty() {
                 panic!(
                     "{exercise}: the exercise returned but left processes behind (every \
-                     child must be joined): {}",
+                     child must be joined): {}{stderr_note}",
                     report.left_behind.join(", ")
                 );
             }
+            // Through libtest's capture: shown only when the test fails later.
+            eprint!("{stderr}");
             postcard::from_bytes(&bytes).expect("decode the exercise's result")
         }
     }
@@ -208,7 +227,10 @@ impl ProcStat {
 
     fn describe(&self) -> String {
         match self.state {
-            'Z' => format!("pid {} ({}) exited but was never joined", self.pid, self.comm),
+            'Z' => format!(
+                "pid {} ({}) exited but was never joined",
+                self.pid, self.comm
+            ),
             _ => format!("pid {} ({}) still running", self.pid, self.comm),
         }
     }

@@ -15,6 +15,35 @@ pub use isolate::{isolated, isolated_with, timeout};
 pub use lines::{assert_same_lines, Redactor};
 pub use transcript::Transcript;
 
+use std::os::fd::{BorrowedFd, RawFd};
+
+use crate::{Child, ExitStatus};
+
+/// Writes `line` and a newline to `fd` with one `write(2)`: how test programs print,
+/// in any process. Panics if the write fails.
+pub fn say(fd: RawFd, line: &str) {
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    // Safety: the caller passes an fd that is open (a transcript's write end).
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    crate::write_all(fd, &bytes).expect("write a line to the transcript");
+}
+
+/// Waits for `child` under the exercise deadline and returns how it ended; panics,
+/// naming the pid, when it is still running at the deadline.
+pub fn reap(child: &mut Child) -> ExitStatus {
+    match child.wait_timeout(timeout()) {
+        Ok(Some(status)) => status,
+        Ok(None) => panic!(
+            "child pid {} still running after {:?}",
+            child.pid(),
+            timeout()
+        ),
+        Err(err) => panic!("waiting for child pid {}: {err}", child.pid()),
+    }
+}
+
 /// Proptest settings for properties whose every case forks processes: `default_cases`
 /// cases unless `PROPTEST_CASES` asks for another number, and a short shrink.
 pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {

@@ -41,17 +41,23 @@ impl Transcript {
     /// pipe received them. Panics if the text does not end with a newline (a torn or
     /// unfinished line) or if some process still holds the write end after the deadline.
     pub fn finish(self) -> Vec<String> {
+        let text = self.finish_text();
+        if !text.is_empty() && !text.ends_with('\n') {
+            panic!("the transcript ends with an unfinished line: {text:?}");
+        }
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Like [`Transcript::finish`], but the raw text, whole lines or not (invalid UTF-8
+    /// is replaced).
+    pub fn finish_text(self) -> String {
         drop(self.write_end);
         let bytes = self
             .text
             .recv_timeout(timeout())
             .expect("the transcript pipe is still open: a process kept its write end")
             .expect("read the transcript pipe");
-        let text = String::from_utf8(bytes).expect("the transcript is UTF-8");
-        if !text.is_empty() && !text.ends_with('\n') {
-            panic!("the transcript ends with an unfinished line: {text:?}");
-        }
-        text.lines().map(str::to_owned).collect()
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 

@@ -43,7 +43,10 @@ impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StateError::NotAForkedChild => {
-                write!(f, "enter_child must be called in a forked child, right after fork")
+                write!(
+                    f,
+                    "enter_child must be called in a forked child, right after fork"
+                )
             }
         }
     }

@@ -48,7 +48,10 @@ impl fmt::Display for ChannelError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChannelError::FrameTooLarge { len, max } => {
-                write!(f, "a frame of {len} bytes is larger than the limit of {max}")
+                write!(
+                    f,
+                    "a frame of {len} bytes is larger than the limit of {max}"
+                )
             }
             ChannelError::Malformed(why) => write!(f, "malformed frame: {why}"),
             ChannelError::Closed => write!(f, "the other end of the channel is closed"),
