@@ -93,7 +93,9 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     let report = read_report(reader.as_fd(), deadline);
     // The body has reported: give its process a moment to leave by itself, so its
     // destructors run; then nothing of the group may survive.
-    let _ = sandbox.wait_deadline(Instant::now() + Duration::from_secs(1));
+    if report.is_ok() {
+        let _ = sandbox.wait_deadline(Instant::now() + Duration::from_secs(1));
+    }
     let _ = killpg(pgid, Signal::SIGKILL);
     let _ = sandbox.kill();
     reap_group(pgid);

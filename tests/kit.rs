@@ -1,0 +1,181 @@
+//! The test kit's own guarantees: a deadlock in an exercise becomes a failure that names
+//! the exercise within the deadline, and no process of the exercise outlives the test.
+//! Not graded: these pass against the skeletons too.
+
+use std::os::fd::AsRawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mpkit::testkit::{assert_same_lines, isolated, isolated_with, reap, say, Redactor, Transcript};
+use mpkit::{fork_child, ExitStatus};
+
+/// Runs `f`, which must panic; returns the panic's message.
+fn panic_message_of(f: impl FnOnce()) -> String {
+    let payload = panic::catch_unwind(AssertUnwindSafe(f)).expect_err("it should have panicked");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+fn sleep_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Processes whose parent is this test process: after `isolated`, there must be none.
+fn my_children() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(str::to_owned))
+                .and_then(|rest| rest.split_whitespace().nth(1).map(|p| p == me))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn a_deadlock_fails_within_the_deadline_and_kills_the_whole_family() {
+    let pids = Transcript::new();
+    let fd = pids.fd().as_raw_fd();
+    let started = Instant::now();
+    let message = panic_message_of(|| {
+        isolated_with(Duration::from_millis(500), || {
+            let child = fork_child(|| {
+                let grandchild = fork_child(|| {
+                    say(fd, &std::process::id().to_string());
+                    sleep_forever();
+                })
+                .unwrap();
+                say(fd, &std::process::id().to_string());
+                std::mem::forget(grandchild);
+                sleep_forever();
+            })
+            .unwrap();
+            say(fd, &std::process::id().to_string());
+            std::mem::forget(child);
+            sleep_forever()
+        })
+    });
+    let elapsed = started.elapsed();
+    let pids: Vec<i32> = pids.finish().iter().map(|l| l.parse().unwrap()).collect();
+    assert!(message.starts_with("a_deadlock_fails_within"), "names the exercise: {message}");
+    assert!(message.contains("no result within 500ms"), "{message}");
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(pids.len(), 3, "three processes started");
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} outlived the exercise");
+    }
+    assert_eq!(my_children(), Vec::<i32>::new());
+}
+
+#[test]
+fn a_child_left_running_fails_the_exercise() {
+    let message = panic_message_of(|| {
+        isolated(|| {
+            std::mem::forget(fork_child(|| sleep_forever()).unwrap());
+        })
+    });
+    assert!(message.contains("left processes behind"), "{message}");
+    assert!(message.contains("still running"), "{message}");
+    assert_eq!(my_children(), Vec::<i32>::new());
+}
+
+#[test]
+fn a_child_never_joined_fails_the_exercise() {
+    let message = panic_message_of(|| {
+        isolated(|| {
+            let child = fork_child(|| {}).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            std::mem::forget(child);
+        })
+    });
+    assert!(message.contains("exited but was never joined"), "{message}");
+}
+
+#[test]
+fn a_panic_in_a_child_reaches_the_test_output() {
+    let message = panic_message_of(|| {
+        isolated(|| {
+            let mut child = fork_child(|| panic!("the child broke")).unwrap();
+            assert_eq!(reap(&mut child), ExitStatus::Exited(101));
+            panic!("the exercise gave up");
+        })
+    });
+    assert!(message.contains("the exercise gave up"), "{message}");
+    assert!(message.contains("the child broke"), "the child's stderr is shown: {message}");
+}
+
+#[test]
+fn an_exercise_that_exits_is_reported() {
+    let message = panic_message_of(|| isolated(|| mpkit::exit(4)));
+    assert!(message.ends_with("exit(4)"), "{message}");
+    let message = panic_message_of(|| {
+        // Safety: _exit ends the exercise's process at once, as a buggy exercise might.
+        isolated(|| unsafe { libc::_exit(4) })
+    });
+    assert!(message.contains("ended without reporting (exit code 4)"), "{message}");
+}
+
+#[test]
+fn exit_codes_follow_pythons_convention() {
+    let statuses = isolated(|| {
+        let mut ok = fork_child(|| {}).unwrap();
+        let mut code = fork_child(|| mpkit::exit(3)).unwrap();
+        let mut killed = fork_child(|| sleep_forever()).unwrap();
+        killed.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
+        [reap(&mut ok), reap(&mut code), reap(&mut killed)].map(ExitStatus::exitcode)
+    });
+    assert_eq!(statuses, [0, 3, -15]);
+}
+
+#[test]
+fn a_dropped_child_is_killed_and_reaped() {
+    let (pid, alive_after) = isolated(|| {
+        let child = fork_child(|| sleep_forever()).unwrap();
+        let pid = child.pid();
+        drop(child);
+        (pid, alive(pid))
+    });
+    assert!(pid > 0);
+    assert!(!alive_after, "a dropped Child leaves neither a process nor a zombie");
+}
+
+#[test]
+fn wait_deadline_gives_up_then_reaps() {
+    let (early, late) = isolated(|| {
+        let mut child = fork_child(|| std::thread::sleep(Duration::from_millis(200))).unwrap();
+        let early = child.wait_timeout(Duration::from_millis(20)).unwrap();
+        (early, child.wait_timeout(Duration::from_secs(5)).unwrap())
+    });
+    assert_eq!(early, None);
+    assert_eq!(late, Some(ExitStatus::Exited(0)));
+}
+
+#[test]
+fn redactor_labels_known_pids_and_flags_unknown_ones() {
+    let r = Redactor::new().pid(4242, "main");
+    assert_eq!(r.apply("pid 4242, parent pid: 4242"), "pid <main>, parent pid: <main>");
+    assert_eq!(r.apply("pid=17 in Process-4242"), "pid=<unknown> in Process-4242");
+    assert_eq!(r.apply("ThreadId(12) wrote to fd 7"), "ThreadId(<n>) wrote to fd <n>");
+}
+
+#[test]
+fn same_lines_ignores_order_but_not_counts() {
+    assert_same_lines(&["b", "a", "a"], &["a", "b", "a"]);
+    let message = panic_message_of(|| assert_same_lines(&["a", "a"], &["a", "b"]));
+    assert!(message.contains(r#"missing:    ["b"]"#), "{message}");
+    assert!(message.contains(r#"unexpected: ["a"]"#), "{message}");
+}
