@@ -4,12 +4,16 @@
 //! solutions` runs the same tests, with the same snapshots, against `solutions/`. Each
 //! test file says `use workbook::chNN_slug::...` and never knows which one it got.
 
-#[cfg(not(feature = "solutions"))]
-pub use ::ch01_setup;
-#[cfg(feature = "solutions")]
-pub use ::ch01_setup_solution as ch01_setup;
+/// `chapter!(chNN_slug, chNN_slug_solution)` makes `workbook::chNN_slug` the skeleton,
+/// or the solution with the `solutions` feature.
+macro_rules! chapter {
+    ($skeleton:ident, $solution:ident) => {
+        #[cfg(not(feature = "solutions"))]
+        pub use ::$skeleton;
+        #[cfg(feature = "solutions")]
+        pub use ::$solution as $skeleton;
+    };
+}
 
-#[cfg(not(feature = "solutions"))]
-pub use ::ch02_first_taste;
-#[cfg(feature = "solutions")]
-pub use ::ch02_first_taste_solution as ch02_first_taste;
+chapter!(ch01_setup, ch01_setup_solution);
+chapter!(ch02_first_taste, ch02_first_taste_solution);

@@ -75,7 +75,8 @@ pub fn this_process() -> &'static ProcessRecord {
 ///
 /// Call it in the child right after `fork`, before anything reads the record. The
 /// parent's record is left allocated on purpose: a reference to it may still live on
-/// the forking thread's stack. Fails in a process that was not made by a fork.
+/// the forking thread's stack. Fails in a process that was not made by
+/// `mpkit::fork_child` (the one way this workbook forks).
 pub fn enter_child(record: ProcessRecord) -> Result<(), StateError> {
     if !mpkit::in_forked_child() {
         return Err(StateError::NotAForkedChild);
