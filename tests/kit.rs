@@ -71,7 +71,10 @@ fn a_deadlock_fails_within_the_deadline_and_kills_the_whole_family() {
     });
     let elapsed = started.elapsed();
     let pids: Vec<i32> = pids.finish().iter().map(|l| l.parse().unwrap()).collect();
-    assert!(message.starts_with("a_deadlock_fails_within"), "names the exercise: {message}");
+    assert!(
+        message.starts_with("a_deadlock_fails_within"),
+        "names the exercise: {message}"
+    );
     assert!(message.contains("no result within 500ms"), "{message}");
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(pids.len(), 3, "three processes started");
@@ -115,7 +118,10 @@ fn a_panic_in_a_child_reaches_the_test_output() {
         })
     });
     assert!(message.contains("the exercise gave up"), "{message}");
-    assert!(message.contains("the child broke"), "the child's stderr is shown: {message}");
+    assert!(
+        message.contains("the child broke"),
+        "the child's stderr is shown: {message}"
+    );
 }
 
 #[test]
@@ -126,7 +132,10 @@ fn an_exercise_that_exits_is_reported() {
         // Safety: _exit ends the exercise's process at once, as a buggy exercise might.
         isolated(|| unsafe { libc::_exit(4) })
     });
-    assert!(message.contains("ended without reporting (exit code 4)"), "{message}");
+    assert!(
+        message.contains("ended without reporting (exit code 4)"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -150,7 +159,10 @@ fn a_dropped_child_is_killed_and_reaped() {
         (pid, alive(pid))
     });
     assert!(pid > 0);
-    assert!(!alive_after, "a dropped Child leaves neither a process nor a zombie");
+    assert!(
+        !alive_after,
+        "a dropped Child leaves neither a process nor a zombie"
+    );
 }
 
 #[test]
@@ -167,9 +179,18 @@ fn wait_deadline_gives_up_then_reaps() {
 #[test]
 fn redactor_labels_known_pids_and_flags_unknown_ones() {
     let r = Redactor::new().pid(4242, "main");
-    assert_eq!(r.apply("pid 4242, parent pid: 4242"), "pid <main>, parent pid: <main>");
-    assert_eq!(r.apply("pid=17 in Process-4242"), "pid=<unknown> in Process-4242");
-    assert_eq!(r.apply("ThreadId(12) wrote to fd 7"), "ThreadId(<n>) wrote to fd <n>");
+    assert_eq!(
+        r.apply("pid 4242, parent pid: 4242"),
+        "pid <main>, parent pid: <main>"
+    );
+    assert_eq!(
+        r.apply("pid=17 in Process-4242"),
+        "pid=<unknown> in Process-4242"
+    );
+    assert_eq!(
+        r.apply("ThreadId(12) wrote to fd 7"),
+        "ThreadId(<n>) wrote to fd <n>"
+    );
 }
 
 #[test]

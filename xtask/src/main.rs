@@ -1,1 +1,133 @@
-fn main() {}
+//! The workbook's project commands, run as `cargo xtask <command>`.
+//!
+//! - `check`: proves that the solutions pass every test, that every graded test fails
+//!   against the skeletons with a `todo!()`, that skeletons and solutions show the same
+//!   public API, that the book's includes resolve and that every snapshot is used.
+//! - `book`: builds the book with mdBook's library, after checking its includes.
+//! - `start`: what a student runs first: builds the book, says where to begin, and shows
+//!   which exercises pass so far.
+
+mod api;
+mod book;
+mod cargo;
+mod chapters;
+mod check;
+mod includes;
+mod judge;
+mod snapshots;
+mod start;
+mod table;
+mod tests_run;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+Usage: cargo xtask <command> [options]
+
+Commands:
+  check   Prove the workbook is consistent; exits non-zero on any problem:
+            - every test passes against solutions/ (cargo test --features solutions)
+            - every chapter's crates (skeleton and solution) build without warnings
+            - every graded test (ex1_..., ex2_...) fails against its skeleton with
+              `not yet implemented` (a todo!()), not by a compile error, a timeout
+              or another panic, and never passes by accident
+            - each skeleton's public API (items, signatures, doc comments) equals
+              its solution's
+            - every {{#include}} in book/src resolves to non-empty text
+            - every snapshot in tests/snapshots is used, and no .snap.new or
+              .pending-snap file lies around
+  book    Check the book's includes, then build the book into book/book/.
+  start   Start here: build the book, show where to begin, and run the tests
+          against your chapters to show which exercises pass so far.
+
+Options:
+  --chapter NAME   check/start: only this chapter (e.g. ch02_first_taste or ch02);
+                   may be given more than once
+  --timeout SECS   check/start: wall-clock limit of one run of a test executable
+                   (default 600); a test still running then is killed and reported,
+                   and the tests after it run again without it
+  -h, --help       Print this help
+";
+
+/// What the command line asked for.
+enum Command {
+    Check(Options),
+    Book,
+    Start(Options),
+    Help,
+}
+
+/// Options shared by the commands that run tests.
+pub struct Options {
+    /// Chapter names or prefixes to limit the run to; empty means every chapter.
+    pub chapters: Vec<String>,
+    /// Wall-clock limit of one test executable.
+    pub timeout: Duration,
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((name, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    let mut options = Options {
+        chapters: Vec::new(),
+        timeout: Duration::from_secs(600),
+    };
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--chapter" => {
+                let value = rest.next().ok_or("--chapter needs a chapter name")?;
+                options.chapters.push(value.clone());
+            }
+            "--timeout" => {
+                let value = rest.next().ok_or("--timeout needs a number of seconds")?;
+                let secs: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0)
+                    .ok_or_else(|| format!("--timeout {value}: not a positive number"))?;
+                options.timeout = Duration::from_secs_f64(secs);
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    match name.as_str() {
+        "check" => Ok(Command::Check(options)),
+        "start" => Ok(Command::Start(options)),
+        "book" if options.chapters.is_empty() => Ok(Command::Book),
+        "book" => Err("`book` takes no --chapter: the book is built whole".into()),
+        "-h" | "--help" | "help" => Ok(Command::Help),
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let root = chapters::workspace_root();
+    let result = match command {
+        Command::Help => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Command::Check(options) => check::run(&root, &options),
+        Command::Book => book::run(&root),
+        Command::Start(options) => start::run(&root, &options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nerror: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
