@@ -200,3 +200,14 @@ fn same_lines_ignores_order_but_not_counts() {
     assert!(message.contains(r#"missing:    ["b"]"#), "{message}");
     assert!(message.contains(r#"unexpected: ["a"]"#), "{message}");
 }
+
+#[test]
+fn after_a_timeout_the_same_test_fails_at_once() {
+    let _ = panic_message_of(|| isolated_with(Duration::from_millis(200), || sleep_forever()));
+    let started = Instant::now();
+    let message = panic_message_of(|| {
+        isolated(|| 1);
+    });
+    assert!(message.contains("not run again"), "{message}");
+    assert!(started.elapsed() < Duration::from_millis(100));
+}

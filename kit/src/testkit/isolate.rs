@@ -39,6 +39,9 @@ pub fn timeout() -> Duration {
 /// Whatever happens, every process of the group is killed and reaped before this
 /// function returns or panics: the suite leaves no zombie and no orphan behind.
 ///
+/// After one timeout, later calls on the same test thread fail at once: proptest
+/// shrinking a deadlocked property would otherwise wait out the deadline per case.
+///
 /// What the exercise's processes write to fd 2 (their panic messages among them) is
 /// collected and shown with the test's output: in the failure message, or through
 /// libtest's capture when the test passes.
@@ -52,6 +55,9 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     body: impl FnOnce() -> T,
 ) -> T {
     let exercise = thread::current().name().unwrap_or("exercise").to_owned();
+    if TIMED_OUT.get() {
+        panic!("{exercise}: not run again: an earlier call of this test timed out (see above)");
+    }
     become_subreaper();
     let (reader, writer) = pipe2(OFlag::O_CLOEXEC).expect("pipe2 for the exercise's report");
     let reader_fd = reader.as_raw_fd();
@@ -108,11 +114,14 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
 
     let report = match report {
         Ok(report) => report,
-        Err(ReadError::Timeout) => panic!(
-            "{exercise}: no result within {timeout:?}. A deadlock, or a wait that never \
+        Err(ReadError::Timeout) => {
+            TIMED_OUT.set(true);
+            panic!(
+                "{exercise}: no result within {timeout:?}. A deadlock, or a wait that never \
              ends (a lock never released, a pipe whose write end is still open so EOF \
              never comes)? Every process of the exercise was killed and reaped.{stderr_note}"
-        ),
+            )
+        }
         Err(ReadError::Closed) => panic!(
             "{exercise}: the exercise's process ended without reporting ({}): it was \
              killed, or called exit/_exit itself{stderr_note}",
@@ -134,6 +143,11 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
             postcard::from_bytes(&bytes).expect("decode the exercise's result")
         }
     }
+}
+
+thread_local! {
+    /// Set when an exercise on this thread (one test) timed out.
+    static TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[derive(Serialize, Deserialize)]

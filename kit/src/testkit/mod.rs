@@ -54,6 +54,8 @@ pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
     proptest::test_runner::Config {
         cases,
         max_shrink_iters: 64,
+        // Each case forks: bound the whole shrink, whatever a case costs.
+        max_shrink_time: 20_000,
         ..proptest::test_runner::Config::default()
     }
 }
