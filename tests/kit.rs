@@ -211,3 +211,23 @@ fn after_a_timeout_the_same_test_fails_at_once() {
     assert!(message.contains("not run again"), "{message}");
     assert!(started.elapsed() < Duration::from_millis(100));
 }
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn isolated_exercises_leak_no_file_descriptor() {
+    let before = open_fds();
+    for _ in 0..3 {
+        let status = isolated(|| fork_child(|| {}).map(|mut c| reap(&mut c)).ok());
+        assert_eq!(status, Some(ExitStatus::Exited(0)));
+        let _ = panic_message_of(|| isolated(|| panic!("on purpose")));
+    }
+    // The reader threads close their pipe ends right after end-of-file.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while open_fds() != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(open_fds(), before);
+}

@@ -592,6 +592,35 @@ fn flatten_use(prefix: String, tree: &UseTree, out: &mut Vec<String>) {
     }
 }
 
+/// Files that the student is given (module doc `//! Given: ...`) whole: each must be
+/// the same, byte for byte, in the skeleton and the solution, or the two would drift
+/// apart behind an equal API.
+pub fn given_files_differ(solution_dir: &Path, skeleton_dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    crate::chapters::rust_files(&skeleton_dir.join("src"), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for skeleton_file in files {
+        let Ok(skeleton) = fs::read_to_string(&skeleton_file) else {
+            continue;
+        };
+        if !skeleton.starts_with("//! Given") {
+            continue;
+        }
+        let relative = skeleton_file
+            .strip_prefix(skeleton_dir)
+            .unwrap_or(&skeleton_file);
+        let solution = fs::read_to_string(solution_dir.join(relative)).unwrap_or_default();
+        if solution != skeleton {
+            out.push(format!(
+                "{}: a given file, but it differs from the solution's",
+                relative.display()
+            ));
+        }
+    }
+    out
+}
+
 /// The differences between a solution's surface and a skeleton's, readably, in path
 /// order.
 pub fn diff(solution: &Surface, skeleton: &Surface) -> Vec<String> {

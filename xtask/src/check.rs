@@ -387,7 +387,12 @@ fn api_diff(chapter: &Chapter) -> Result<Vec<String>, String> {
     let name = chapter.skeleton_package();
     let solution = api::surface(&chapter.solution, &name)?;
     let skeleton = api::surface(&chapter.skeleton, &name)?;
-    Ok(api::diff(&solution, &skeleton))
+    let mut diffs = api::diff(&solution, &skeleton);
+    diffs.extend(api::given_files_differ(
+        &chapter.solution,
+        &chapter.skeleton,
+    ));
+    Ok(diffs)
 }
 
 fn print_rows(
