@@ -315,7 +315,7 @@ fn ex3_the_fork_context_makes_fork_processes() {
     );
 }
 
-// ---- Exercise 4: frames and send -------------------------------------------------------
+// ---- Exercise 4: frames -------------------------------------------------------
 
 #[rstest]
 #[case::small_number(&7u32, &[1, 0, 0, 0, 7])]
@@ -356,8 +356,75 @@ fn ex4_frames_are_limited(#[case] bytes: usize, #[case] expected: Result<usize, 
     assert_eq!(result, expected);
 }
 
+#[rstest]
+#[case::nothing_yet(&[], Ok(None))]
+#[case::half_a_prefix(&[1, 0], Ok(None))]
+#[case::body_still_coming(&[3, 0, 0, 0, 2, b'h'], Ok(None))]
+#[case::one_frame(&[3, 0, 0, 0, 2, b'h', b'i'], Ok(Some(("hi".to_owned(), 7))))]
+#[case::first_of_two(&[2, 0, 0, 0, 1, b'a', 2, 0, 0, 0, 1, b'b'], Ok(Some(("a".to_owned(), 6))))]
+#[case::hostile_length(&[0xff, 0xff, 0xff, 0xff], Err(ChannelError::FrameTooLarge {
+    len: LENGTH_PREFIX + u32::MAX as usize,
+    max: MAX_FRAME,
+}))]
+#[case::just_over_the_limit(&(MAX_FRAME as u32 - 3).to_le_bytes(), Err(ChannelError::FrameTooLarge {
+    len: MAX_FRAME + 1,
+    max: MAX_FRAME,
+}))]
+fn ex4_decode_frame(
+    #[case] bytes: &[u8],
+    #[case] expected: Result<Option<(String, usize)>, ChannelError>,
+) {
+    assert_eq!(decode_frame::<String>(bytes), expected);
+}
+
+#[rstest]
+#[case::trailing_bytes(&[4, 0, 0, 0, 2, b'h', b'i', b'!'])]
+#[case::not_utf8(&[3, 0, 0, 0, 2, 0xff, 0xfe])]
+#[case::length_says_more_than_the_body_holds(&[2, 0, 0, 0, 5, b'h'])]
+fn ex4_malformed_frames_are_refused(#[case] bytes: &[u8]) {
+    let result = decode_frame::<String>(bytes);
+    assert!(
+        matches!(result, Err(ChannelError::Malformed(_))),
+        "{result:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(proptest_config(64))]
+
+    /// What is encoded decodes to itself, frame after frame, using every byte once.
+    #[test]
+    fn ex4_frames_decode_to_what_was_encoded(
+        messages in prop::collection::vec(prop::collection::vec(".{0,20}", 0..8), 1..6),
+    ) {
+        let mut stream = Vec::new();
+        for message in &messages {
+            stream.extend(encode_frame(message).expect("small messages fit"));
+        }
+        let mut rest = &stream[..];
+        for message in &messages {
+            let (decoded, used) = decode_frame::<Vec<String>>(rest)
+                .expect("a well-formed frame")
+                .expect("a whole frame");
+            prop_assert_eq!(&decoded, message);
+            rest = &rest[used..];
+        }
+        prop_assert!(rest.is_empty());
+    }
+
+    /// Any bytes at all: an answer, never a panic, and never more bytes used than given.
+    #[test]
+    fn ex4_decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        if let Ok(Some((_, used))) = decode_frame::<Vec<String>>(&bytes) {
+            prop_assert!(used <= bytes.len());
+        }
+    }
+}
+
+// ---- Exercise 5: the channel -----------------------------------------------------
+
 #[test]
-fn ex4_sending_to_a_closed_channel_is_an_error() {
+fn ex5_sending_to_a_closed_channel_is_an_error() {
     let result = isolated(|| {
         let (tx, rx) = channel::<u32>().expect("channel");
         drop(rx);
@@ -367,7 +434,7 @@ fn ex4_sending_to_a_closed_channel_is_an_error() {
 }
 
 #[test]
-fn ex4_an_oversized_message_is_refused_and_nothing_is_lost() {
+fn ex5_an_oversized_message_is_refused_and_nothing_is_lost() {
     let (refused, next) = isolated(|| {
         let (tx, mut rx) = channel::<Vec<u8>>().expect("channel");
         let refused = tx.send(&vec![1u8; MAX_FRAME]);
@@ -387,41 +454,6 @@ fn ex4_an_oversized_message_is_refused_and_nothing_is_lost() {
         next,
         debug(Ok::<_, ()>(vec![2, 2, 2])),
         "the refused frame left nothing"
-    );
-}
-
-// ---- Exercise 5: decode and receive -----------------------------------------------------
-
-#[rstest]
-#[case::nothing_yet(&[], Ok(None))]
-#[case::half_a_prefix(&[1, 0], Ok(None))]
-#[case::body_still_coming(&[3, 0, 0, 0, 2, b'h'], Ok(None))]
-#[case::one_frame(&[3, 0, 0, 0, 2, b'h', b'i'], Ok(Some(("hi".to_owned(), 7))))]
-#[case::first_of_two(&[2, 0, 0, 0, 1, b'a', 2, 0, 0, 0, 1, b'b'], Ok(Some(("a".to_owned(), 6))))]
-#[case::hostile_length(&[0xff, 0xff, 0xff, 0xff], Err(ChannelError::FrameTooLarge {
-    len: LENGTH_PREFIX + u32::MAX as usize,
-    max: MAX_FRAME,
-}))]
-#[case::just_over_the_limit(&(MAX_FRAME as u32 - 3).to_le_bytes(), Err(ChannelError::FrameTooLarge {
-    len: MAX_FRAME + 1,
-    max: MAX_FRAME,
-}))]
-fn ex5_decode_frame(
-    #[case] bytes: &[u8],
-    #[case] expected: Result<Option<(String, usize)>, ChannelError>,
-) {
-    assert_eq!(decode_frame::<String>(bytes), expected);
-}
-
-#[rstest]
-#[case::trailing_bytes(&[4, 0, 0, 0, 2, b'h', b'i', b'!'])]
-#[case::not_utf8(&[3, 0, 0, 0, 2, 0xff, 0xfe])]
-#[case::length_says_more_than_the_body_holds(&[2, 0, 0, 0, 5, b'h'])]
-fn ex5_malformed_frames_are_refused(#[case] bytes: &[u8]) {
-    let result = decode_frame::<String>(bytes);
-    assert!(
-        matches!(result, Err(ChannelError::Malformed(_))),
-        "{result:?}"
     );
 }
 

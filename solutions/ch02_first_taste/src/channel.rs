@@ -1,12 +1,9 @@
-//! Exercises 4 and 5: a pipe that carries results from children back to their parent.
+//! Exercise 5: a pipe that carries results from children back to their parent.
 //!
-//! A frame is a 4-byte little-endian length followed by that many bytes of postcard.
-//! Every frame fits in `PIPE_BUF`, so one `write(2)` puts it in the pipe whole: frames
-//! from many children never interleave. The receiver trusts nothing it reads: it checks
-//! a length against [`MAX_FRAME`] before waiting for the bytes, and a frame must decode
-//! to exactly one message.
+//! Senders write whole frames (see [`crate::frame`]) with one `write(2)` each; the
+//! receiver buffers what it reads and decodes frame after frame. It sees the end of the
+//! stream only once every process has closed its write end.
 
-use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -15,63 +12,8 @@ use nix::errno::Errno;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The largest frame, length prefix included: `PIPE_BUF`, the most one `write(2)` puts
-/// in a pipe without interleaving.
-pub const MAX_FRAME: usize = libc::PIPE_BUF;
-
-/// Size of the length prefix: a `u32`, little-endian.
-pub const LENGTH_PREFIX: usize = 4;
-
-/// What can go wrong on a channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChannelError {
-    /// A frame (prefix included) of `len` bytes is larger than `max`; nothing was sent
-    /// or allocated.
-    FrameTooLarge {
-        /// The frame's length, prefix included.
-        len: usize,
-        /// The largest frame allowed.
-        max: usize,
-    },
-    /// The bytes are not one well-formed message: a decoding error, bytes left after the
-    /// message, or a frame cut short by the end of the stream.
-    Malformed(String),
-    /// Every sender is gone (receiving) or the receiver is gone (sending).
-    Closed,
-    /// No message arrived before the deadline.
-    Timeout,
-    /// A system call failed.
-    Os(Errno),
-}
-
-impl fmt::Display for ChannelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ChannelError::FrameTooLarge { len, max } => {
-                write!(
-                    f,
-                    "a frame of {len} bytes is larger than the limit of {max}"
-                )
-            }
-            ChannelError::Malformed(why) => write!(f, "malformed frame: {why}"),
-            ChannelError::Closed => write!(f, "the other end of the channel is closed"),
-            ChannelError::Timeout => write!(f, "no message before the deadline"),
-            ChannelError::Os(errno) => write!(f, "system call failed: {errno}"),
-        }
-    }
-}
-
-impl std::error::Error for ChannelError {}
-
-impl From<std::io::Error> for ChannelError {
-    fn from(err: std::io::Error) -> ChannelError {
-        match err.raw_os_error() {
-            Some(libc::EPIPE) => ChannelError::Closed,
-            Some(code) => ChannelError::Os(Errno::from_raw(code)),
-            None => ChannelError::Os(Errno::EIO),
-        }
-    }
-}
+use crate::error::ChannelError;
+use crate::frame::{decode_frame, encode_frame, MAX_FRAME};
 
 /// A new channel over a pipe. Fork after creating it: children keep a [`Sender`], and
 /// the parent drops its own `Sender` so that [`Receiver::recv`] sees the end of the
@@ -105,27 +47,6 @@ pub struct Receiver<T> {
     message: PhantomData<fn() -> T>,
 }
 
-// ANCHOR: encode_frame
-/// The frame for `message`: its postcard encoding, behind its length as 4 bytes,
-/// little-endian.
-///
-/// Fails with `FrameTooLarge` when the frame, prefix included, is over [`MAX_FRAME`].
-pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, ChannelError> {
-    let body = postcard::to_stdvec(message).map_err(|e| ChannelError::Malformed(e.to_string()))?;
-    let len = LENGTH_PREFIX + body.len();
-    if len > MAX_FRAME {
-        return Err(ChannelError::FrameTooLarge {
-            len,
-            max: MAX_FRAME,
-        });
-    }
-    let mut frame = Vec::with_capacity(len);
-    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&body);
-    Ok(frame)
-}
-// ANCHOR_END: encode_frame
-
 impl<T: Serialize> Sender<T> {
     // ANCHOR: send
     /// Sends `message` as one frame with a single `write(2)`, so that frames from
@@ -149,40 +70,6 @@ impl<T> Sender<T> {
         })
     }
 }
-
-// ANCHOR: decode_frame
-/// Decodes the first frame of `bytes`: the message and how many bytes it used, or
-/// `None` when `bytes` does not hold the whole frame yet.
-///
-/// The length prefix is checked against [`MAX_FRAME`] first, so a hostile length never
-/// makes the receiver wait for, or allocate, more. The body must decode to exactly one
-/// message: trailing bytes are `Malformed`.
-pub fn decode_frame<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<(T, usize)>, ChannelError> {
-    let Some(prefix) = bytes.get(..LENGTH_PREFIX) else {
-        return Ok(None);
-    };
-    let body_len = u32::from_le_bytes(prefix.try_into().unwrap()) as usize;
-    let len = LENGTH_PREFIX.saturating_add(body_len);
-    if len > MAX_FRAME {
-        return Err(ChannelError::FrameTooLarge {
-            len,
-            max: MAX_FRAME,
-        });
-    }
-    let Some(body) = bytes.get(LENGTH_PREFIX..len) else {
-        return Ok(None);
-    };
-    let (message, rest) =
-        postcard::take_from_bytes(body).map_err(|e| ChannelError::Malformed(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(ChannelError::Malformed(format!(
-            "{} bytes left after the message",
-            rest.len()
-        )));
-    }
-    Ok(Some((message, len)))
-}
-// ANCHOR_END: decode_frame
 
 impl<T: DeserializeOwned> Receiver<T> {
     /// Receives the next message, waiting as long as it takes. `Closed` once every

@@ -1,4 +1,4 @@
-//! Given: what can go wrong with a process.
+//! Given: what can go wrong with a process or a channel.
 
 use std::fmt;
 
@@ -51,5 +51,56 @@ impl std::error::Error for ProcessError {}
 impl From<std::io::Error> for ProcessError {
     fn from(err: std::io::Error) -> ProcessError {
         ProcessError::Os(Errno::from_raw(err.raw_os_error().unwrap_or(libc::EIO)))
+    }
+}
+
+/// What can go wrong on a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelError {
+    /// A frame (prefix included) of `len` bytes is larger than `max`; nothing was sent
+    /// or allocated.
+    FrameTooLarge {
+        /// The frame's length, prefix included.
+        len: usize,
+        /// The largest frame allowed.
+        max: usize,
+    },
+    /// The bytes are not one well-formed message: a decoding error, bytes left after the
+    /// message, or a frame cut short by the end of the stream.
+    Malformed(String),
+    /// Every sender is gone (receiving) or the receiver is gone (sending).
+    Closed,
+    /// No message arrived before the deadline.
+    Timeout,
+    /// A system call failed.
+    Os(Errno),
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelError::FrameTooLarge { len, max } => {
+                write!(
+                    f,
+                    "a frame of {len} bytes is larger than the limit of {max}"
+                )
+            }
+            ChannelError::Malformed(why) => write!(f, "malformed frame: {why}"),
+            ChannelError::Closed => write!(f, "the other end of the channel is closed"),
+            ChannelError::Timeout => write!(f, "no message before the deadline"),
+            ChannelError::Os(errno) => write!(f, "system call failed: {errno}"),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+impl From<std::io::Error> for ChannelError {
+    fn from(err: std::io::Error) -> ChannelError {
+        match err.raw_os_error() {
+            Some(libc::EPIPE) => ChannelError::Closed,
+            Some(code) => ChannelError::Os(Errno::from_raw(code)),
+            None => ChannelError::Os(Errno::EIO),
+        }
     }
 }

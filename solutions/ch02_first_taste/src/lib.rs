@@ -4,19 +4,20 @@
 //!   errors for misuse.
 //! - [`info`]: exercise 2, what a process knows about itself and its parent.
 //! - [`context`]: exercise 3, start methods and the fork context (`ForkProcess-N`).
-//! - [`channel`]: exercises 4 and 5, a pipe that carries results back to the parent.
+//! - [`frame`]: exercise 4, frames: encoding messages, decoding untrusted bytes.
+//! - [`channel`]: exercise 5, a pipe that carries results back to the parent.
 
 pub mod channel;
 pub mod context;
 pub mod error;
+pub mod frame;
 pub mod info;
 pub mod process;
 
-pub use channel::{
-    channel, decode_frame, encode_frame, ChannelError, Receiver, Sender, LENGTH_PREFIX, MAX_FRAME,
-};
+pub use channel::{channel, Receiver, Sender};
 pub use context::{get_context, Context};
-pub use error::ProcessError;
+pub use error::{ChannelError, ProcessError};
+pub use frame::{decode_frame, encode_frame, LENGTH_PREFIX, MAX_FRAME};
 pub use info::{info, parent_pid};
 pub use mpkit::ExitStatus;
 pub use process::Process;
