@@ -55,8 +55,8 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     body: impl FnOnce() -> T,
 ) -> T {
     let exercise = thread::current().name().unwrap_or("exercise").to_owned();
-    if TIMED_OUT.get() {
-        panic!("{exercise}: not run again: an earlier call of this test timed out (see above)");
+    if let Some(first) = TIMED_OUT.with_borrow(Clone::clone) {
+        panic!("not run again, as an earlier call of this test timed out: {first}");
     }
     become_subreaper();
     let (reader, writer) = pipe2(OFlag::O_CLOEXEC).expect("pipe2 for the exercise's report");
@@ -115,12 +115,13 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     let report = match report {
         Ok(report) => report,
         Err(ReadError::Timeout) => {
-            TIMED_OUT.set(true);
-            panic!(
+            let message = format!(
                 "{exercise}: no result within {timeout:?}. A deadlock, or a wait that never \
-             ends (a lock never released, a pipe whose write end is still open so EOF \
-             never comes)? Every process of the exercise was killed and reaped.{stderr_note}"
-            )
+                 ends (a lock never released, a pipe whose write end is still open so EOF \
+                 never comes)? Every process of the exercise was killed and reaped.{stderr_note}"
+            );
+            TIMED_OUT.set(Some(message.clone()));
+            panic!("{message}")
         }
         Err(ReadError::Closed) => panic!(
             "{exercise}: the exercise's process ended without reporting ({}): it was \
@@ -146,8 +147,8 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
 }
 
 thread_local! {
-    /// Set when an exercise on this thread (one test) timed out.
-    static TIMED_OUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The message of the first exercise on this thread (one test) that timed out.
+    static TIMED_OUT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 #[derive(Serialize, Deserialize)]
