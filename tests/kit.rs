@@ -209,7 +209,10 @@ fn after_a_timeout_the_same_test_fails_at_once() {
         isolated(|| 1);
     });
     assert!(message.contains("not run again"), "{message}");
-    assert!(message.contains("no result within 200ms"), "repeats the first failure: {message}");
+    assert!(
+        message.contains("no result within 200ms"),
+        "repeats the first failure: {message}"
+    );
     assert!(started.elapsed() < Duration::from_millis(100));
 }
 

@@ -45,6 +45,34 @@ impl Chapter {
         package_name(&self.solution).unwrap_or_else(|| format!("{}_solution", self.name))
     }
 
+    /// Path dependencies of the chapter's two crates that point into `chapters/`: a
+    /// skeleton or a solution that needs another student's crate would leave a student
+    /// stuck in one chapter stuck in the next. Only solutions may be depended on.
+    pub fn skeleton_dependencies(&self, root: &Path) -> Vec<String> {
+        let path_key = Regex::new(r#"path\s*=\s*"([^"]+)""#).expect("a valid regex");
+        let skeletons = root.join("chapters");
+        let skeletons = skeletons.canonicalize().unwrap_or(skeletons);
+        let mut found = Vec::new();
+        for crate_dir in [&self.skeleton, &self.solution] {
+            let manifest = crate_dir.join("Cargo.toml");
+            let Ok(text) = fs::read_to_string(&manifest) else {
+                continue;
+            };
+            for dependency in path_key.captures_iter(&text) {
+                let target = crate_dir.join(&dependency[1]);
+                let target = target.canonicalize().unwrap_or(target);
+                if target.starts_with(&skeletons) {
+                    found.push(format!(
+                        "{} depends on {}",
+                        relative(root, &manifest),
+                        relative(root, &target)
+                    ));
+                }
+            }
+        }
+        found
+    }
+
     /// The files a chapter must have, as paths relative to `root`, that do not exist.
     pub fn missing(&self, root: &Path) -> Vec<String> {
         [

@@ -265,16 +265,23 @@ fn all_passed(run: &ChapterRun) -> bool {
     matches!(run, ChapterRun::Ran(run) if run.tests.iter().all(|(_, o)| *o == Outcome::Passed))
 }
 
-/// Every chapter has its solution, its test file and its page in the book.
+/// Every chapter has its solution, its test file and its page in the book, and its
+/// crates depend on no skeleton.
 fn layout(root: &Path, chapters: &[Chapter]) -> Problems {
     let mut found = Problems::default();
     for chapter in chapters {
         for missing in chapter.missing(root) {
             found.add(format!("{}: missing {missing}", chapter.name));
         }
+        for wrong in chapter.skeleton_dependencies(root) {
+            found.add(format!(
+                "{}: {wrong}; depend on the solutions of other chapters only",
+                chapter.name
+            ));
+        }
     }
     println!(
-        "layout     {} chapter(s), {} missing file(s)",
+        "layout     {} chapter(s), {} problem(s)",
         chapters.len(),
         found.0.len()
     );
