@@ -96,6 +96,7 @@ fn arm_parent_death_signal(parent: Pid) {
     }
 }
 
+// ANCHOR: exit_after
 /// Runs `body` under `catch_unwind`, then ends the process with `_exit`.
 fn exit_after<F: FnOnce()>(body: F) -> ! {
     let code = match panic::catch_unwind(AssertUnwindSafe(body)) {
@@ -106,6 +107,7 @@ fn exit_after<F: FnOnce()>(body: F) -> ! {
     // buffers copied from the parent, no unwinding into the parent's frames.
     unsafe { libc::_exit(code) }
 }
+// ANCHOR_END: exit_after
 
 fn exit_code_of(payload: Box<dyn Any + Send>) -> i32 {
     match payload.downcast::<ExitRequest>() {
