@@ -101,7 +101,8 @@ fn a_child_never_joined_fails_the_exercise() {
     let message = panic_message_of(|| {
         isolated(|| {
             let child = fork_child(|| {}).unwrap();
-            std::thread::sleep(Duration::from_millis(50));
+            // Readable once the child has exited; it stays a zombie until reaped.
+            assert!(mpkit::poll_readable(child.pidfd(), Some(Duration::from_secs(5))).unwrap());
             std::mem::forget(child);
         })
     });
