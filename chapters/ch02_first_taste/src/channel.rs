@@ -55,7 +55,10 @@ impl<T: Serialize> Sender<T> {
         // TODO: one frame (`crate::frame::encode_frame`), one `mpkit::write_all`; an
         // io::Error converts with `?`.
         let _ = message;
-        todo!("send one frame through fd {}", self.fd.as_raw_fd())
+        todo!(
+            "encode the message as one frame and write it to fd {} with a single write",
+            self.fd.as_raw_fd()
+        )
     }
     // ANCHOR_END: send
 }
@@ -94,7 +97,7 @@ impl<T: DeserializeOwned> Receiver<T> {
         // deadline has passed), `nix::unistd::read` a chunk and append it. 0 bytes read
         // is the end of the stream.
         todo!(
-            "receive a frame from fd {} ({} bytes buffered) before {deadline:?}",
+            "decode the next frame, reading fd {} ({} bytes buffered) until {deadline:?}",
             self.fd.as_raw_fd(),
             self.buffer.len()
         )

@@ -19,7 +19,10 @@ pub struct Context {
 /// `UnsupportedStartMethod` naming the method; anything else gives `UnknownStartMethod`.
 pub fn get_context(method: &str) -> Result<Context, ProcessError> {
     // TODO: match on the name.
-    todo!("the context of start method {method:?}")
+    todo!(
+        "return the context of start method {method:?}: \"fork\" works; \"spawn\", \
+         \"forkserver\" and anything else are errors"
+    )
 }
 // ANCHOR_END: get_context
 
@@ -35,7 +38,7 @@ impl Context {
     pub fn process(&self, target: impl FnOnce() + 'static) -> Process {
         // TODO: `Process::of_kind` with the right `ch01_setup::ProcessKind`.
         let _ = target;
-        todo!("a ForkProcess of the {:?} context", self.method)
+        todo!("make a ForkProcess of the {:?} context", self.method)
     }
     // ANCHOR_END: context_process
 }

@@ -8,7 +8,10 @@
 /// parent has died (when `getppid()` would name a reaper instead).
 pub fn parent_pid() -> Option<i32> {
     // TODO: `ch01_setup::current_process()` knows the parent's pid.
-    todo!("the parent pid of pid {}", std::process::id())
+    todo!(
+        "return the recorded parent pid of pid {} (None in the main process)",
+        std::process::id()
+    )
 }
 // ANCHOR_END: parent_pid
 
@@ -26,7 +29,7 @@ pub fn info(title: &str) -> Vec<String> {
     // TODO: four lines, as in the example above, from `ch01_setup::current_process()`
     // and `parent_pid()`.
     todo!(
-        "describe pid {} under the title {title:?}",
+        "describe pid {} in four lines under the title {title:?}",
         std::process::id()
     )
 }

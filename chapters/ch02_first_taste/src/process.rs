@@ -73,7 +73,11 @@ impl Process {
         // `self.creator`; then take the target and fork with `mpkit::fork_child`. In the
         // child: `ch01_setup::enter_child(record)` first, then the target. Keep the
         // returned `mpkit::Child` in `self.child`.
-        todo!("start {} (created by pid {})", self.name(), self.creator)
+        todo!(
+            "fork a child for {} (created by pid {}) that enters its record, then runs the target",
+            self.name(),
+            self.creator
+        )
     }
     // ANCHOR_END: start
 
@@ -86,7 +90,11 @@ impl Process {
     pub fn join(&mut self) -> Result<ExitStatus, ProcessError> {
         // TODO: only the creator may join, and only a started process; then wait on
         // the `mpkit::Child` (its errors convert with `?`).
-        todo!("join {} (pid {:?})", self.name(), self.pid())
+        todo!(
+            "wait for the child of {} (pid {:?}) and return how it ended",
+            self.name(),
+            self.pid()
+        )
     }
 
     /// Like [`Process::join`], but gives up after `timeout` and returns `None` when the
@@ -94,7 +102,7 @@ impl Process {
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
         // TODO: as `join`, with `mpkit::Child::wait_timeout`.
         todo!(
-            "join {} (pid {:?}) within {timeout:?}",
+            "wait at most {timeout:?} for the child of {} (pid {:?})",
             self.name(),
             self.pid()
         )
