@@ -33,7 +33,10 @@ Commands:
               `not yet implemented` (a todo!()), not by a compile error, a timeout
               or another panic, and never passes by accident
             - each skeleton's public API (items, signatures, doc comments) equals
-              its solution's
+              its solution's, and files given whole (`//! Given: ...`) are the
+              same in both
+            - a chapter's crates depend on no skeleton, only on other chapters'
+              solutions
             - every {{#include}} in book/src resolves to non-empty text
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around
