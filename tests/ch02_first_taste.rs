@@ -13,10 +13,9 @@ use mpkit::testkit::{isolated, proptest_config, say, Redactor, Transcript};
 use mpkit::ExitStatus;
 use proptest::prelude::*;
 use rstest::rstest;
-use workbook::ch01_setup::current_process;
 use workbook::ch02_first_taste::{
-    channel, decode_frame, encode_frame, get_context, info, parent_pid, ChannelError, Process,
-    ProcessError, LENGTH_PREFIX, MAX_FRAME,
+    channel, current_process, decode_frame, encode_frame, get_context, info, parent_pid,
+    ChannelError, Process, ProcessError, LENGTH_PREFIX, MAX_FRAME,
 };
 
 fn my_pid() -> i32 {

@@ -11,6 +11,7 @@ use crate::chapters::{self, relative, Chapter};
 use crate::includes;
 use crate::judge::{judge_skeleton, judge_solution, Problems, TODO};
 use crate::snapshots;
+use crate::solved;
 use crate::table::{indent, Table};
 use crate::tests_run::{self, by_exercise, ChapterRun, Outcome};
 use crate::Options;
@@ -81,6 +82,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     }
 
     println!();
+    problems.extend(solved::check(root, &chapters, &log_dir, options.timeout));
     problems.extend(layout(root, &chapters));
     problems.extend(warnings(root, &chapters, &builds.crates));
     problems.extend(book_includes(root));

@@ -15,6 +15,7 @@ mod check;
 mod includes;
 mod judge;
 mod snapshots;
+mod solved;
 mod start;
 mod table;
 mod tests_run;
@@ -37,6 +38,8 @@ Commands:
               same in both
             - a chapter's crates depend on no skeleton, only on other chapters'
               solutions
+            - with every skeleton filled in from its solution, the whole suite
+              passes as a student runs it (plain `cargo test`)
             - every {{#include}} in book/src resolves to non-empty text
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around
