@@ -15,8 +15,8 @@ use mpkit::{fork_child, ExitStatus};
 use proptest::prelude::*;
 use rstest::rstest;
 use workbook::ch01_setup::{
-    current_process, enter_child, log_to_fd, next_child_identity, process_name, ProcessKind,
-    ProcessLogger, ProcessRecord, StateError,
+    current_process, enter_child, log_to_fd, log_to_stderr, next_child_identity, process_name,
+    ProcessKind, ProcessLogger, ProcessRecord, StateError,
 };
 
 /// The record a parent hands to a child it forks.
@@ -301,4 +301,28 @@ fn ex3_a_child_logs_through_the_inherited_logger() {
         transcript.finish()
     });
     assert_eq!(lines, ["[ForkPoolWorker-1]: debug is enabled here"]);
+}
+
+/// Python's `log_to_stderr()`: the same lines, on fd 2.
+#[test]
+fn ex3_log_to_stderr_writes_to_fd_2() {
+    let lines = isolated(|| {
+        let transcript = Transcript::new();
+        // Safety: dup and dup2 on fds this process holds open; fd 2 is put back below.
+        let saved = unsafe {
+            let saved = libc::dup(2);
+            libc::dup2(transcript.fd().as_raw_fd(), 2);
+            saved
+        };
+        log_to_stderr(LevelFilter::Warn).expect("install the logger");
+        log::warn!("disk almost full");
+        log::info!("below the level");
+        // Safety: restores fd 2 from the copy made above, then closes the copy.
+        unsafe {
+            libc::dup2(saved, 2);
+            libc::close(saved);
+        }
+        transcript.finish()
+    });
+    assert_eq!(lines, ["[MainProcess]: disk almost full"]);
 }

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cargo::{self, print_errors, target_dir};
+use crate::cargo::{self, print_errors};
 use crate::chapters::Chapter;
 use crate::judge::{judge_solution, Problems};
 use crate::tests_run::{self, failing_env, ChapterRun};
@@ -28,11 +28,14 @@ pub fn check(root: &Path, chapters: &[Chapter], log_dir: &Path, timeout: Duratio
         ));
         return found;
     }
-    let shared_target = target_dir(root);
+    // A target directory of its own, kept between runs: cargo hashes path packages by
+    // their place in the workspace, so the copy's crates would share file names (and
+    // fingerprints) with the real ones and overwrite the skeletons' test executables.
+    let own_target = log_dir.join("solved-target");
     let mut args: Vec<String> = ["build", "--keep-going", "--target-dir"]
         .map(str::to_owned)
         .into();
-    args.push(shared_target.display().to_string());
+    args.push(own_target.display().to_string());
     let with_tests: Vec<&Chapter> = chapters.iter().filter(|c| c.tests.exists()).collect();
     for chapter in &with_tests {
         args.extend(["--test".to_owned(), chapter.name.clone()]);

@@ -16,6 +16,6 @@ pub mod naming;
 pub mod state;
 
 pub use current::{current_process, next_child_identity, ProcessInfo};
-pub use logger::{log_to_fd, ProcessLogger};
+pub use logger::{log_to_fd, log_to_stderr, ProcessLogger};
 pub use naming::{process_name, ProcessKind};
 pub use state::{enter_child, ProcessRecord, StateError};

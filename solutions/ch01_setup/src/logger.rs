@@ -65,3 +65,8 @@ pub fn log_to_fd(fd: RawFd, level: LevelFilter) -> Result<(), SetLoggerError> {
     log::set_max_level(level);
     Ok(())
 }
+
+/// [`log_to_fd`] on fd 2, standard error: Python's `multiprocessing.log_to_stderr()`.
+pub fn log_to_stderr(level: LevelFilter) -> Result<(), SetLoggerError> {
+    log_to_fd(libc::STDERR_FILENO, level)
+}
