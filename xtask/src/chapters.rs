@@ -237,14 +237,19 @@ pub fn exercise_files(root: &Path, crate_dir: &Path) -> BTreeMap<String, Exercis
 
 /// Every `.rs` file under `dir`, recursively.
 pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_with_extension(dir, "rs", out);
+}
+
+/// Every file under `dir` whose name ends in `.<extension>`, recursively.
+pub fn files_with_extension(dir: &Path, extension: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files_with_extension(&path, extension, out);
+        } else if path.extension().is_some_and(|ext| ext == extension) {
             out.push(path);
         }
     }

@@ -30,7 +30,7 @@ enum Part {
 /// Checks every `.md` file under `book_src`.
 pub fn check(root: &Path, book_src: &Path) -> Report {
     let mut pages = Vec::new();
-    markdown_files(book_src, &mut pages);
+    crate::chapters::files_with_extension(book_src, "md", &mut pages);
     pages.sort();
     let mut report = Report {
         checked: 0,
@@ -188,20 +188,6 @@ fn parse_part(spec: Option<&str>) -> Part {
         (Some(start), None) => Part::Lines(Some(start), Some(start + 1)),
         (None, Some(Ok(end))) => Part::Lines(None, Some(end)),
         (None, _) => Part::Lines(None, None),
-    }
-}
-
-fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            markdown_files(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "md") {
-            out.push(path);
-        }
     }
 }
 
