@@ -189,6 +189,10 @@ fn redactor_labels_known_pids_and_flags_unknown_ones() {
         "pid=<unknown> in Process-4242"
     );
     assert_eq!(
+        r.apply("<Process parent=4242 initial>"),
+        "<Process parent=<main> initial>"
+    );
+    assert_eq!(
         r.apply("ThreadId(12) wrote to fd 7"),
         "ThreadId(<n>) wrote to fd <n>"
     );

@@ -110,10 +110,15 @@ fn exit_after<F: FnOnce()>(body: F) -> ! {
 // ANCHOR_END: exit_after
 
 fn exit_code_of(payload: Box<dyn Any + Send>) -> i32 {
-    match payload.downcast::<ExitRequest>() {
-        Ok(request) => request.0,
-        Err(_) => PANIC_EXIT_CODE,
-    }
+    requested_exit(&*payload).unwrap_or(PANIC_EXIT_CODE)
+}
+
+/// The code passed to [`exit`], when `payload` (caught by `catch_unwind`) is an exit
+/// request rather than a panic.
+pub fn requested_exit(payload: &(dyn Any + Send)) -> Option<i32> {
+    payload
+        .downcast_ref::<ExitRequest>()
+        .map(|request| request.0)
 }
 
 /// In forked children, report panics with one raw `write` to fd 2 instead of std's

@@ -15,7 +15,7 @@ mod child;
 mod fd;
 mod status;
 
-pub use child::{exit, fork_child, in_forked_child, poll_readable, Child};
+pub use child::{exit, fork_child, in_forked_child, poll_readable, requested_exit, Child};
 pub use fd::write_all;
 pub use status::ExitStatus;
 

@@ -2,7 +2,8 @@ use regex::{Captures, Regex};
 
 /// Replaces run-dependent numbers in transcripts before they reach a snapshot.
 ///
-/// Pids are written by the programs as `pid 1234` (also `pid=1234`, `pid: 1234`). Each
+/// Pids are written by the programs as `pid 1234` (also `pid=1234`, `pid: 1234`,
+/// `parent=1234`, as in Python's `repr` of a process). Each
 /// pid the test knows gets a label (`pid <main>`); a pid the test does not know becomes
 /// `pid <unknown>`, so a snapshot still catches a wrong pid. Thread ids (`ThreadId(7)`)
 /// and fd numbers (`fd 5`) are replaced by placeholders.
@@ -25,7 +26,7 @@ impl Redactor {
 
     /// The redacted text.
     pub fn apply(&self, text: &str) -> String {
-        let pid = Regex::new(r"(?i)\b(pid[ =:]+)(-?\d+)\b").unwrap();
+        let pid = Regex::new(r"(?i)\b(pid[ =:]+|parent=)(-?\d+)\b").unwrap();
         let text = pid.replace_all(text, |c: &Captures| {
             let value: i32 = c[2].parse().unwrap_or(i32::MIN);
             let label = self

@@ -44,8 +44,14 @@ impl Process {
 
     /// Gives the process a name of its own instead of its default name.
     pub fn with_name(mut self, name: &str) -> Process {
-        self.record.name = Some(name.to_owned());
+        self.set_name(name);
         self
+    }
+
+    /// Renames the process, like Python's `p.name = "..."`; a started child keeps the
+    /// name it was started with.
+    pub fn set_name(&mut self, name: &str) {
+        self.record.name = Some(name.to_owned());
     }
 
     /// The process's name: the given one, or the default from kind and identity.
@@ -59,6 +65,12 @@ impl Process {
     /// The child's pid once started, `None` before.
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().map(Child::pid)
+    }
+
+    /// The guarded child once started, `None` before: later chapters reach its pidfd,
+    /// its status and its signals through it.
+    pub fn child_mut(&mut self) -> Option<&mut Child> {
+        self.child.as_mut()
     }
 
     // ANCHOR: start

@@ -1,0 +1,26 @@
+//! Exercise 1: is it alive, and how did it end? Questions that never block.
+
+use crate::error::LifecycleError;
+use crate::process::Process;
+
+impl Process {
+    // ANCHOR: is_alive
+    /// Whether the child is running: `false` before start and once it has ended.
+    /// Never blocks; an ended child is reaped on the spot. `Closed` after `close`.
+    pub fn is_alive(&mut self) -> Result<bool, LifecycleError> {
+        // TODO: `self.child()` gives the started child or an error (NotStarted means
+        // "not alive"); `mpkit::Child::try_wait` never blocks.
+        todo!("tell whether {} is running, without blocking", self.name())
+    }
+    // ANCHOR_END: is_alive
+
+    // ANCHOR: exitcode
+    /// Python's `exitcode`: `None` before start and while running, `Some(code)` after an
+    /// exit, `Some(-signal)` after a signal ended it. Never blocks. `Closed` after
+    /// `close`.
+    pub fn exitcode(&mut self) -> Result<Option<i32>, LifecycleError> {
+        // TODO: like `is_alive`; `mpkit::ExitStatus::exitcode` follows Python.
+        todo!("the exit code of {}, without blocking", self.name())
+    }
+    // ANCHOR_END: exitcode
+}

@@ -1,0 +1,30 @@
+//! Exercise 3: the sentinel, and closing a process.
+
+use std::os::fd::BorrowedFd;
+
+use crate::error::LifecycleError;
+use crate::process::Process;
+
+impl Process {
+    // ANCHOR: sentinel
+    /// Python's `sentinel`: a file descriptor (the child's pidfd) that polls readable
+    /// once the child has ended, for waiting on many processes and pipes at once.
+    /// Errors: `NotStarted`, `Closed`.
+    pub fn sentinel(&mut self) -> Result<BorrowedFd<'_>, LifecycleError> {
+        // TODO: the started child's pidfd (`mpkit::Child::pidfd`).
+        todo!("the sentinel of {}", self.name())
+    }
+    // ANCHOR_END: sentinel
+
+    // ANCHOR: close
+    /// Releases the process's resources (reaping an ended child, closing its pidfd);
+    /// afterwards every query but `close` and `name` is `Closed`. Closing twice, or
+    /// closing a process never started, is fine. Error: `StillRunning` while the child
+    /// runs (and nothing changes).
+    pub fn close(&mut self) -> Result<(), LifecycleError> {
+        // TODO: a second close does nothing; a running child is `StillRunning`
+        // (`is_alive` reaps an ended one); then mark the process closed (`self.closed`).
+        todo!("close {} (closed already: {})", self.name(), self.closed)
+    }
+    // ANCHOR_END: close
+}

@@ -1,0 +1,27 @@
+//! Chapter 3, Process and exceptions: a process's life, exit codes and signals.
+//!
+//! A [`Process`] goes through four states: created, started, ended, closed. It answers
+//! Python's questions (`is_alive`, `exitcode`, `sentinel`) without ever blocking, ends
+//! with `terminate` or `kill`, and refuses every query once closed.
+//!
+//! - [`process`]: given, the `Process` built on chapter 2's, its drop policy and its
+//!   Python-like description.
+//! - [`alive`]: exercise 1, `is_alive` and `exitcode`.
+//! - [`ending`]: exercise 2, `terminate` and `kill`.
+//! - [`closing`]: exercise 3, `sentinel` and `close`.
+//! - [`panics`]: exercise 4, a target that panics exits with code 1, as in Python.
+//! - [`sigterm`]: exercise 5, a child that catches SIGTERM so its cleanup runs.
+
+pub mod alive;
+pub mod closing;
+pub mod ending;
+pub mod error;
+pub mod panics;
+pub mod process;
+pub mod sigterm;
+
+pub use ch02_first_taste::{current_process, ProcessInfo};
+pub use error::LifecycleError;
+pub use panics::run_target;
+pub use process::{Process, DROP_GRACE};
+pub use sigterm::{exit_cleanly_on_sigterm, TERMINATE_REQUESTED};

@@ -1,0 +1,34 @@
+//! Exercise 3: the sentinel, and closing a process.
+
+use std::os::fd::BorrowedFd;
+
+use crate::error::LifecycleError;
+use crate::process::Process;
+
+impl Process {
+    // ANCHOR: sentinel
+    /// Python's `sentinel`: a file descriptor (the child's pidfd) that polls readable
+    /// once the child has ended, for waiting on many processes and pipes at once.
+    /// Errors: `NotStarted`, `Closed`.
+    pub fn sentinel(&mut self) -> Result<BorrowedFd<'_>, LifecycleError> {
+        Ok(self.child()?.pidfd())
+    }
+    // ANCHOR_END: sentinel
+
+    // ANCHOR: close
+    /// Releases the process's resources (reaping an ended child, closing its pidfd);
+    /// afterwards every query but `close` and `name` is `Closed`. Closing twice, or
+    /// closing a process never started, is fine. Error: `StillRunning` while the child
+    /// runs (and nothing changes).
+    pub fn close(&mut self) -> Result<(), LifecycleError> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.is_alive()? {
+            return Err(LifecycleError::StillRunning);
+        }
+        self.closed = true;
+        Ok(())
+    }
+    // ANCHOR_END: close
+}

@@ -1,0 +1,17 @@
+//! Exercise 4: a target that panics ends its process with exit code 1.
+
+use std::panic::{self, AssertUnwindSafe};
+
+// ANCHOR: run_target
+/// Runs `target` in a child, with Python's exit codes: a normal return leaves the child
+/// to exit with 0; a panic ends it with exit code 1 (its message has already gone to
+/// stderr with one raw `write`, from `mpkit`'s panic hook); `mpkit::exit(code)` called
+/// by the target keeps its code.
+///
+/// The target's destructors run in every one of these cases, as the stack unwinds.
+pub fn run_target(target: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(target)) {
+        mpkit::exit(mpkit::requested_exit(&*payload).unwrap_or(1));
+    }
+}
+// ANCHOR_END: run_target

@@ -1,0 +1,36 @@
+//! Exercise 5: a child that catches SIGTERM, so that its cleanup runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+use crate::error::LifecycleError;
+
+/// Set by the SIGTERM handler that [`exit_cleanly_on_sigterm`] installs.
+pub static TERMINATE_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+// ANCHOR: handler
+/// A signal handler may only do async-signal-safe things: storing to an atomic is one;
+/// allocating, locking or printing is not.
+extern "C" fn request_termination(_signal: libc::c_int) {
+    TERMINATE_REQUESTED.store(true, Ordering::SeqCst);
+}
+// ANCHOR_END: handler
+
+// ANCHOR: exit_cleanly_on_sigterm
+/// Installs, in the calling process, a SIGTERM handler that only sets
+/// [`TERMINATE_REQUESTED`], and returns that flag. The process keeps running after a
+/// SIGTERM: its code is expected to look at the flag and return normally, so that its
+/// destructors run (a default SIGTERM ends the process without running any).
+pub fn exit_cleanly_on_sigterm() -> Result<&'static AtomicBool, LifecycleError> {
+    TERMINATE_REQUESTED.store(false, Ordering::SeqCst);
+    let action = SigAction::new(
+        SigHandler::Handler(request_termination),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // Safety: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { sigaction(Signal::SIGTERM, &action) }?;
+    Ok(&TERMINATE_REQUESTED)
+}
+// ANCHOR_END: exit_cleanly_on_sigterm

@@ -1,0 +1,679 @@
+//! Chapter 3, Process and exceptions: a process's life, exit codes and signals.
+//!
+//! `cargo test --test ch03_lifecycle` grades chapters/ch03_lifecycle; add
+//! `--features solutions` to run the same tests against the reference solution. Test
+//! names start with the exercise id: `cargo test --test ch03_lifecycle ex2`.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use mpkit::testkit::{isolated, proptest_config, say, Redactor, Transcript};
+use proptest::prelude::*;
+use rstest::rstest;
+use workbook::ch03_lifecycle::{exit_cleanly_on_sigterm, LifecycleError, Process};
+
+/// Errors and answers cross from the exercise's process to the test as `Debug` text.
+fn debug<T: std::fmt::Debug>(value: T) -> String {
+    format!("{value:?}")
+}
+
+fn sleep_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// A one-way, one-byte signal between processes: `wait` blocks until `notify`.
+struct Signal {
+    read_end: OwnedFd,
+    write_end: OwnedFd,
+}
+
+impl Signal {
+    fn new() -> Signal {
+        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+        Signal {
+            read_end,
+            write_end,
+        }
+    }
+
+    /// For a child: the raw write end, which closures can copy.
+    fn notifier(&self) -> RawFd {
+        self.write_end.as_raw_fd()
+    }
+
+    /// For a child: the raw read end, which closures can copy.
+    fn waiter(&self) -> RawFd {
+        self.read_end.as_raw_fd()
+    }
+
+    fn notify_raw(fd: RawFd) {
+        // Safety: writes one byte from a live buffer to an fd the signal keeps open.
+        assert_eq!(unsafe { libc::write(fd, b"!".as_ptr().cast(), 1) }, 1);
+    }
+
+    fn wait_raw(fd: RawFd) {
+        let mut byte = [0u8; 1];
+        // Safety: reads one byte into a live buffer from an fd the signal keeps open.
+        assert_eq!(unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) }, 1);
+    }
+
+    fn notify(&self) {
+        Signal::notify_raw(self.notifier());
+    }
+
+    /// For the parent, once the child is started: waits for its byte. Dropping our own
+    /// write end first makes a child that dies before notifying an end-of-file, so the
+    /// test fails at once (with the child's stderr) instead of at the deadline.
+    fn wait(self) {
+        let Signal {
+            read_end,
+            write_end,
+        } = self;
+        drop(write_end);
+        let mut byte = [0u8; 1];
+        // Safety: reads one byte into a live buffer from an fd owned here.
+        let n = unsafe { libc::read(read_end.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+        assert_eq!(
+            n, 1,
+            "the child ended before it was ready (its stderr is below)"
+        );
+    }
+}
+
+// ---- Exercise 1: is_alive and exitcode ------------------------------------------------
+
+#[test]
+fn ex1_a_process_never_started_is_not_alive() {
+    let answers = isolated(|| {
+        let mut p = Process::new(|| {});
+        debug((p.is_alive(), p.exitcode(), p.pid()))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            Ok::<_, ()>(false),
+            Ok::<Option<i32>, ()>(None),
+            Ok::<Option<i32>, ()>(None)
+        ))
+    );
+}
+
+/// Block, then release: alive while it waits at the gate, ended after.
+#[test]
+fn ex1_alive_while_running_then_ended_with_its_code() {
+    let answers = isolated(|| {
+        let gate = Signal::new();
+        let gate_fd = gate.waiter();
+        let mut p = Process::new(move || Signal::wait_raw(gate_fd));
+        p.start().expect("start");
+        let running = (p.is_alive(), p.exitcode());
+        gate.notify();
+        let code = p.join().expect("join");
+        debug((running, code, p.is_alive(), p.exitcode()))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            (Ok::<_, ()>(true), Ok::<Option<i32>, ()>(None)),
+            0,
+            Ok::<_, ()>(false),
+            Ok::<_, ()>(Some(0))
+        ))
+    );
+}
+
+#[test]
+fn ex1_every_exit_code_comes_back() {
+    let codes = isolated(|| {
+        (0..=255)
+            .map(|code| {
+                let mut p = Process::new(move || mpkit::exit(code));
+                p.start().expect("start");
+                p.join_timeout(Duration::from_secs(2)).expect("join");
+                p.exitcode().expect("exitcode").expect("ended")
+            })
+            .collect::<Vec<i32>>()
+    });
+    assert_eq!(codes, (0..=255).collect::<Vec<i32>>());
+}
+
+#[rstest]
+#[case::sigterm(libc::SIGTERM)]
+#[case::sigkill(libc::SIGKILL)]
+#[case::sigint(libc::SIGINT)]
+#[case::sigusr1(libc::SIGUSR1)]
+fn ex1_a_signal_comes_back_negative(#[case] signal: i32) {
+    let code = isolated(move || {
+        let mut p = Process::new(move || {
+            // Safety: raise sends a signal to the calling process only.
+            unsafe { libc::raise(signal) };
+        });
+        p.start().expect("start");
+        p.join_timeout(Duration::from_secs(2)).expect("join");
+        p.exitcode().expect("exitcode")
+    });
+    assert_eq!(code, Some(-signal));
+}
+
+// ---- Exercise 2: terminate and kill ----------------------------------------------------
+
+#[test]
+fn ex2_terminate_ends_a_running_process() {
+    let (code, alive) = isolated(|| {
+        let mut p = Process::new(|| sleep_forever());
+        p.start().expect("start");
+        p.terminate().expect("terminate");
+        let code = p.join_timeout(Duration::from_secs(2)).expect("join");
+        (code, p.is_alive().expect("is_alive"))
+    });
+    assert_eq!((code, alive), (Some(-libc::SIGTERM), false));
+}
+
+/// Block, then release: SIGTERM is ignored, `join_timeout` says the process still
+/// runs, and SIGKILL ends it.
+#[test]
+fn ex2_kill_ends_a_process_that_ignores_sigterm() {
+    let (after_terminate, alive, after_kill) = isolated(|| {
+        let ready = Signal::new();
+        let ready_fd = ready.notifier();
+        let mut p = Process::new(move || {
+            // Safety: setting a signal's disposition to "ignore" runs no code.
+            unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+            Signal::notify_raw(ready_fd);
+            sleep_forever();
+        });
+        p.start().expect("start");
+        ready.wait();
+        p.terminate().expect("terminate");
+        let after_terminate = p.join_timeout(Duration::from_millis(200)).expect("join");
+        let alive = p.is_alive().expect("is_alive");
+        p.kill().expect("kill");
+        (after_terminate, alive, p.join().expect("join"))
+    });
+    assert_eq!(after_terminate, None, "SIGTERM was ignored");
+    assert!(alive);
+    assert_eq!(after_kill, -libc::SIGKILL);
+}
+
+#[test]
+fn ex2_signals_need_a_started_process() {
+    let answers = isolated(|| {
+        let mut p = Process::new(|| {});
+        debug((p.terminate(), p.kill()))
+    });
+    let not_started = Err::<(), _>(LifecycleError::NotStarted);
+    assert_eq!(answers, debug((&not_started, &not_started)));
+}
+
+#[test]
+fn ex2_signals_after_the_end_change_nothing() {
+    let answers = isolated(|| {
+        let mut p = Process::new(|| mpkit::exit(4));
+        p.start().expect("start");
+        let code = p.join().expect("join");
+        debug((code, p.terminate(), p.kill(), p.exitcode()))
+    });
+    assert_eq!(
+        answers,
+        debug((4, Ok::<(), ()>(()), Ok::<(), ()>(()), Ok::<_, ()>(Some(4))))
+    );
+}
+
+// ---- Exercise 3: sentinel and close ----------------------------------------------------
+
+/// Block, then release: the sentinel is not readable while the child waits at a gate,
+/// and becomes readable when it ends.
+#[test]
+fn ex3_the_sentinel_polls_readable_when_the_child_ends() {
+    let (before_start, early, late, code) = isolated(|| {
+        let gate = Signal::new();
+        let gate_fd = gate.waiter();
+        let mut p = Process::new(move || Signal::wait_raw(gate_fd));
+        let before_start = debug(p.sentinel().map(|fd| fd.as_raw_fd()));
+        p.start().expect("start");
+        let sentinel = p.sentinel().expect("sentinel");
+        let early = mpkit::poll_readable(sentinel, Some(Duration::from_millis(50))).unwrap();
+        gate.notify();
+        let sentinel = p.sentinel().expect("sentinel");
+        let late = mpkit::poll_readable(sentinel, Some(Duration::from_secs(2))).unwrap();
+        (before_start, early, late, p.exitcode().expect("exitcode"))
+    });
+    assert_eq!(
+        before_start,
+        debug(Err::<RawFd, _>(LifecycleError::NotStarted))
+    );
+    assert!(!early, "readable while the child still runs");
+    assert!(late, "not readable after the child ended");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn ex3_close_refuses_a_running_process_and_then_every_query() {
+    let (refused, still_alive, closed, after) = isolated(|| {
+        let mut p = Process::new(|| sleep_forever()).with_name("janitor");
+        p.start().expect("start");
+        let refused = debug(p.close());
+        let still_alive = p.is_alive().expect("is_alive");
+        p.terminate().expect("terminate");
+        p.join().expect("join");
+        let closed = debug((p.close(), p.close()));
+        let after = debug((
+            p.is_alive(),
+            p.exitcode(),
+            p.pid(),
+            p.sentinel().map(|fd| fd.as_raw_fd()),
+            p.join(),
+            p.join_timeout(Duration::ZERO),
+            p.start(),
+            p.terminate(),
+            p.kill(),
+            p.name(),
+        ));
+        (refused, still_alive, closed, after)
+    });
+    let c = LifecycleError::Closed;
+    assert_eq!(refused, debug(Err::<(), _>(LifecycleError::StillRunning)));
+    assert!(still_alive, "a refused close changes nothing");
+    assert_eq!(closed, debug((Ok::<(), ()>(()), Ok::<(), ()>(()))));
+    assert_eq!(
+        after,
+        debug((
+            Err::<bool, _>(c),
+            Err::<Option<i32>, _>(c),
+            Err::<Option<i32>, _>(c),
+            Err::<RawFd, _>(c),
+            Err::<i32, _>(c),
+            Err::<Option<i32>, _>(c),
+            Err::<(), _>(c),
+            Err::<(), _>(c),
+            Err::<(), _>(c),
+            "janitor",
+        ))
+    );
+}
+
+#[test]
+fn ex3_a_process_closed_before_start_cannot_start() {
+    let answers = isolated(|| {
+        let mut p = Process::new(|| {});
+        debug((p.close(), p.start()))
+    });
+    assert_eq!(
+        answers,
+        debug((Ok::<(), ()>(()), Err::<(), _>(LifecycleError::Closed)))
+    );
+}
+
+/// The notebook's walk through a process's life: created, started, terminated, closed.
+#[test]
+fn ex3_the_notebooks_lifecycle() {
+    let (lines, main, child) = isolated(|| {
+        let mut lines = Vec::new();
+        let mut p = Process::new(|| sleep_forever());
+        let report = |p: &mut Process, title: &str, lines: &mut Vec<String>| {
+            lines.push(format!("{title}: {}", p.describe()));
+            let sentinel = match p.sentinel() {
+                Ok(fd) => format!("fd {}", fd.as_raw_fd()),
+                Err(err) => format!("{:?}", Err::<(), _>(err)),
+            };
+            lines.push(format!(
+                "  is_alive {:?}, exitcode {:?}, sentinel {sentinel}",
+                p.is_alive(),
+                p.exitcode()
+            ));
+        };
+        report(&mut p, "created", &mut lines);
+        p.start().expect("start");
+        report(&mut p, "started", &mut lines);
+        p.terminate().expect("terminate");
+        p.join_timeout(Duration::from_secs(2)).expect("join");
+        report(&mut p, "terminated", &mut lines);
+        let pid = p.pid().expect("pid").expect("started");
+        lines.push(format!("close: {:?}", p.close()));
+        report(&mut p, "closed", &mut lines);
+        (lines, std::process::id() as i32, pid)
+    });
+    let redactor = Redactor::new().pid(main, "main").pid(child, "Process-1");
+    insta::assert_snapshot!(redactor.lines(&lines).join("\n"));
+}
+
+/// The state model: what a process blocked forever must answer, given what was done to
+/// it. After a signal, the end comes "after a moment": until an answer shows it, both
+/// "alive" and "ended" are right, and if SIGTERM and SIGKILL were both sent, either may
+/// have ended it.
+#[derive(Clone, Debug)]
+enum Op {
+    Start,
+    IsAlive,
+    Exitcode,
+    JoinTimeout(u64),
+    Terminate,
+    Kill,
+    Close,
+    Sentinel,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum State {
+    Created,
+    /// Started, and not yet seen to end: the exit codes of the signals sent so far, and
+    /// whether an answer already showed that it has ended.
+    Running {
+        sent: Vec<i32>,
+        ended: bool,
+    },
+    Ended(i32),
+    Closed,
+}
+
+/// Checks one answer against the model and moves the model on.
+fn step(state: &mut State, op: &Op, answer: &str) -> Result<(), String> {
+    let expect = |expected: &str| -> Result<(), String> {
+        if answer == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "{op:?} in {state:?}: answered {answer}, expected {expected}"
+            ))
+        }
+    };
+    match (state.clone(), op) {
+        (State::Closed, Op::Close) => expect("Ok(())"),
+        (State::Closed, _) => expect("Err(Closed)"),
+        (State::Created, Op::Start) => {
+            expect("Ok(())")?;
+            *state = State::Running {
+                sent: vec![],
+                ended: false,
+            };
+            Ok(())
+        }
+        (State::Created, Op::IsAlive) => expect("Ok(false)"),
+        (State::Created, Op::Exitcode) => expect("Ok(None)"),
+        (State::Created, Op::Close) => {
+            expect("Ok(())")?;
+            *state = State::Closed;
+            Ok(())
+        }
+        (State::Created, _) => expect("Err(NotStarted)"),
+        (_, Op::Start) => expect("Err(AlreadyStarted)"),
+        (_, Op::Sentinel) => expect("Ok(fd)"),
+        (State::Ended(_), Op::IsAlive) => expect("Ok(false)"),
+        (State::Ended(code), Op::Exitcode | Op::JoinTimeout(_)) => {
+            expect(&format!("Ok(Some({code}))"))
+        }
+        (State::Ended(_), Op::Terminate | Op::Kill) => expect("Ok(())"),
+        (State::Ended(_), Op::Close) => {
+            expect("Ok(())")?;
+            *state = State::Closed;
+            Ok(())
+        }
+        (State::Running { mut sent, ended }, Op::Terminate | Op::Kill) => {
+            expect("Ok(())")?;
+            if !ended {
+                sent.push(if matches!(op, Op::Kill) {
+                    -libc::SIGKILL
+                } else {
+                    -libc::SIGTERM
+                });
+            }
+            *state = State::Running { sent, ended };
+            Ok(())
+        }
+        (State::Running { sent, ended }, Op::IsAlive) => {
+            if !ended && answer == "Ok(true)" {
+                return Ok(());
+            }
+            if sent.is_empty() {
+                return expect("Ok(true)");
+            }
+            expect("Ok(false)")?;
+            *state = State::Running { sent, ended: true };
+            Ok(())
+        }
+        (State::Running { sent, ended }, Op::Exitcode | Op::JoinTimeout(_)) => {
+            if let Some(code) = sent.iter().find(|c| answer == format!("Ok(Some({c}))")) {
+                *state = State::Ended(*code);
+                return Ok(());
+            }
+            // A blocked child ends only by a signal; one sent is felt within 300 ms.
+            let must_have_ended =
+                ended || matches!(op, Op::JoinTimeout(ms) if *ms >= 300 && !sent.is_empty());
+            if must_have_ended {
+                return expect(&format!("Ok(Some(c)) with c one of {sent:?}"));
+            }
+            expect("Ok(None)")
+        }
+        (State::Running { sent, ended }, Op::Close) => {
+            if answer == "Ok(())" && !sent.is_empty() {
+                *state = State::Closed;
+                return Ok(());
+            }
+            if ended {
+                return expect("Ok(())");
+            }
+            expect("Err(StillRunning)")
+        }
+    }
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => Just(Op::Start),
+        2 => Just(Op::IsAlive),
+        2 => Just(Op::Exitcode),
+        2 => prop_oneof![Just(0u64), Just(10), Just(300)].prop_map(Op::JoinTimeout),
+        1 => Just(Op::Terminate),
+        1 => Just(Op::Kill),
+        1 => Just(Op::Close),
+        1 => Just(Op::Sentinel),
+    ]
+}
+
+fn answers(ops: Vec<Op>) -> Vec<String> {
+    isolated(move || {
+        let mut p = Process::new(|| sleep_forever()).daemon(true);
+        ops.iter()
+            .map(|op| match op {
+                Op::Start => debug(p.start()),
+                Op::IsAlive => debug(p.is_alive()),
+                Op::Exitcode => debug(p.exitcode()),
+                Op::JoinTimeout(ms) => debug(p.join_timeout(Duration::from_millis(*ms))),
+                Op::Terminate => debug(p.terminate()),
+                Op::Kill => debug(p.kill()),
+                Op::Close => debug(p.close()),
+                Op::Sentinel => match p.sentinel() {
+                    Ok(_) => "Ok(fd)".to_owned(),
+                    Err(err) => debug(Err::<(), _>(err)),
+                },
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(proptest_config(16))]
+
+    /// Random operations on a process give the answers and errors of the state model.
+    #[test]
+    fn ex3_random_operations_follow_the_state_model(ops in prop::collection::vec(op_strategy(), 1..14)) {
+        let got = answers(ops.clone());
+        let mut state = State::Created;
+        for (op, answer) in ops.iter().zip(&got) {
+            if let Err(why) = step(&mut state, op, answer) {
+                return Err(TestCaseError::fail(format!("{why}\n  operations: {ops:?}\n  answers: {got:?}")));
+            }
+        }
+    }
+}
+
+// ---- Exercise 4: panics and cleanup ------------------------------------------------------
+
+#[test]
+fn ex4_a_panicking_target_exits_with_code_1_and_says_why() {
+    let (code, stderr) = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut p = Process::new(move || {
+            // Safety: points this child's fd 2 at the transcript, an fd it holds open.
+            unsafe { libc::dup2(fd, 2) };
+            panic!("the disk is on fire");
+        });
+        p.start().expect("start");
+        let code = p.join().expect("join");
+        drop(p);
+        (code, transcript.finish())
+    });
+    assert_eq!(
+        code, 1,
+        "a panic is Python's uncaught exception: exit code 1"
+    );
+    let text = stderr.join("\n");
+    assert!(
+        text.contains("panicked") && text.contains("the disk is on fire"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ex4_an_exit_request_keeps_its_code() {
+    let code = isolated(|| {
+        let mut p = Process::new(|| mpkit::exit(7));
+        p.start().expect("start");
+        p.join().expect("join")
+    });
+    assert_eq!(code, 7);
+}
+
+/// A guard whose `Drop` says so: the cleanup a `with` block or `finally` does in Python.
+struct Cleanup(RawFd);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        say(self.0, "cleanup ran");
+    }
+}
+
+#[rstest]
+#[case::returns("return", 0, true)]
+#[case::panics("panic", 1, true)]
+#[case::killed("SIGKILL", -libc::SIGKILL, false)]
+#[case::terminated("SIGTERM", -libc::SIGTERM, false)]
+fn ex4_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
+    #[case] ending: &'static str,
+    #[case] code: i32,
+    #[case] cleaned_up: bool,
+) {
+    let (got, lines) = isolated(move || {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let ready = Signal::new();
+        let ready_fd = ready.notifier();
+        let mut p = Process::new(move || {
+            let _guard = Cleanup(fd);
+            match ending {
+                "return" => {}
+                "panic" => panic!("on purpose"),
+                _ => {
+                    Signal::notify_raw(ready_fd);
+                    sleep_forever();
+                }
+            }
+        });
+        p.start().expect("start");
+        match ending {
+            "SIGKILL" => {
+                ready.wait();
+                p.kill().expect("kill")
+            }
+            "SIGTERM" => {
+                ready.wait();
+                p.terminate().expect("terminate")
+            }
+            _ => {}
+        }
+        let got = p.join().expect("join");
+        drop(p);
+        (got, transcript.finish())
+    });
+    assert_eq!(got, code);
+    assert_eq!(lines == ["cleanup ran"], cleaned_up, "{lines:?}");
+}
+
+// ---- Exercise 5: catching SIGTERM ----------------------------------------------------------
+
+#[test]
+fn ex5_a_child_that_catches_sigterm_cleans_up_and_exits_0() {
+    let (code, lines) = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let ready = Signal::new();
+        let ready_fd = ready.notifier();
+        let mut p = Process::new(move || {
+            let stop = exit_cleanly_on_sigterm().expect("install the handler");
+            let _guard = Cleanup(fd);
+            Signal::notify_raw(ready_fd);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            say(fd, "stopping on request");
+        });
+        p.start().expect("start");
+        ready.wait();
+        p.terminate().expect("terminate");
+        let code = p.join_timeout(Duration::from_secs(2)).expect("join");
+        drop(p);
+        (code, transcript.finish())
+    });
+    assert_eq!(code, Some(0));
+    assert_eq!(lines, ["stopping on request", "cleanup ran"]);
+}
+
+#[test]
+fn ex5_the_flag_is_clear_until_sigterm_arrives() {
+    let (before, after) = isolated(|| {
+        let stop = exit_cleanly_on_sigterm().expect("install the handler");
+        let before = stop.load(std::sync::atomic::Ordering::SeqCst);
+        // Safety: raise sends SIGTERM to this process, whose handler only sets a flag.
+        unsafe { libc::raise(libc::SIGTERM) };
+        (before, stop.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    assert_eq!(
+        (before, after),
+        (false, true),
+        "the process survived its SIGTERM"
+    );
+}
+
+// ---- Given: what dropping a running process does ------------------------------------------
+
+#[test]
+fn given_dropping_a_daemon_terminates_it() {
+    let (pid, alive_after) = isolated(|| {
+        let mut p = Process::new(|| sleep_forever()).daemon(true);
+        p.start().expect("start");
+        let pid = p.pid().expect("pid").expect("started");
+        drop(p);
+        (pid, std::path::Path::new(&format!("/proc/{pid}")).exists())
+    });
+    assert!(pid > 0);
+    assert!(!alive_after, "a dropped daemon is terminated and reaped");
+}
+
+#[test]
+fn given_dropping_a_non_daemon_lets_it_finish() {
+    let lines = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut p = Process::new(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            say(fd, "finished my work");
+        });
+        p.start().expect("start");
+        drop(p);
+        transcript.finish()
+    });
+    assert_eq!(lines, ["finished my work"]);
+}
