@@ -1,0 +1,270 @@
+//! Start + join latency of chapter 3's `Process`, next to CPython's `multiprocessing`.
+//!
+//! Run it (release build) from the workspace root:
+//!
+//! ```text
+//! cargo bench --bench ch03_start_join
+//! ```
+//!
+//! What it measures, each time as 5 warm-up rounds then 50 measured ones, in this one
+//! run on this one machine (the two Rust rows take turns, round by round, so a burst of
+//! load from elsewhere on the machine lands on both rather than on one of them):
+//!
+//! 1. **Baseline**: `mpkit::fork_child(|| {})` then `Child::wait_timeout(5 s)`: a bare
+//!    fork, a pidfd, `_exit(0)` and the reaping, with none of the chapter's layers.
+//! 2. **Chapter 3**: `ch03_lifecycle_solution::Process::new(|| {})` (built outside the
+//!    clock), then `start()` + `join_timeout(5 s)`: the reference solution, with its
+//!    process record, its `catch_unwind` for Python's exit codes and its checks.
+//! 3. **CPython**: `benches/start_join.py`, run with `python3`, which times
+//!    `ctx.Process(target=noop)` `start()` + `join(5)` with the `fork` context the same
+//!    way and prints its figures as one JSON line. Without `python3` on the `PATH` the
+//!    comparison is skipped with a message.
+//!
+//! Every wait has a deadline: a child still running after 5 s (or the Python script after
+//! 2 min) fails the bench loudly, and every child exits with code 0 or the bench fails.
+//! The table gives median, p10, p90, min and max in microseconds (quantiles interpolate
+//! linearly between ranks, on both sides) and each median divided by chapter 3's.
+//!
+//! The binary is `harness = false`, so it runs on one thread and forking from it is safe;
+//! it checks `/proc/self/status` before it forks.
+
+use std::io::{ErrorKind, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ch03_lifecycle_solution::Process;
+
+const WARMUP: usize = 5;
+const RUNS: usize = 50;
+/// Deadline of each wait for a child.
+const JOIN_DEADLINE: Duration = Duration::from_secs(5);
+/// Deadline of the whole Python script (55 start + join pairs and the interpreter).
+const PYTHON_DEADLINE: Duration = Duration::from_secs(120);
+
+/// One thing to time: its name in the table, and one timed start + join.
+type Case = (&'static str, fn() -> Duration);
+
+/// The figures of one implementation, in microseconds.
+struct Summary {
+    name: String,
+    median: f64,
+    p10: f64,
+    p90: f64,
+    min: f64,
+    max: f64,
+}
+
+fn main() {
+    assert_single_threaded();
+
+    let mut rows = measure_in_turns(&[
+        (
+            "mpkit::fork_child + wait_timeout (baseline)",
+            fork_child_wait,
+        ),
+        ("ch03_lifecycle_solution::Process", process_start_join),
+    ]);
+    match run_python() {
+        Ok(summary) => rows.push(summary),
+        Err(why) => println!("CPython comparison skipped: {why}"),
+    }
+    print_table(&rows);
+}
+
+/// One `Process::new` + `start` + `join_timeout`; only `start` and the join are timed.
+fn process_start_join() -> Duration {
+    let mut process = Process::new(|| {});
+    let t0 = Instant::now();
+    process.start().expect("Process::start failed");
+    let code = process
+        .join_timeout(JOIN_DEADLINE)
+        .expect("Process::join_timeout failed");
+    let elapsed = t0.elapsed();
+    match code {
+        Some(0) => elapsed,
+        Some(code) => panic!("the child of Process ended with exit code {code}, not 0"),
+        // Dropping `process` now terminates, then kills, and reaps the child.
+        None => panic!("the child of Process was still running after {JOIN_DEADLINE:?}"),
+    }
+}
+
+/// One bare `mpkit::fork_child` + `wait_timeout`, all of it timed.
+fn fork_child_wait() -> Duration {
+    let t0 = Instant::now();
+    let mut child = mpkit::fork_child(|| {}).expect("mpkit::fork_child failed");
+    let status = child
+        .wait_timeout(JOIN_DEADLINE)
+        .expect("Child::wait_timeout failed");
+    let elapsed = t0.elapsed();
+    match status {
+        Some(status) if status.success() => elapsed,
+        Some(status) => panic!("the fork_child child ended with {status}, not exit code 0"),
+        // Dropping `child` now kills and reaps it.
+        None => panic!("the fork_child child was still running after {JOIN_DEADLINE:?}"),
+    }
+}
+
+/// Runs every case WARMUP rounds unmeasured, then RUNS rounds, the cases taking turns
+/// within each round, and summarises each case's RUNS.
+fn measure_in_turns(cases: &[Case]) -> Vec<Summary> {
+    for _ in 0..WARMUP {
+        for (_, once) in cases {
+            once();
+        }
+    }
+    let mut micros = vec![Vec::with_capacity(RUNS); cases.len()];
+    for _ in 0..RUNS {
+        for ((_, once), samples) in cases.iter().zip(&mut micros) {
+            samples.push(once().as_secs_f64() * 1e6);
+        }
+    }
+    cases
+        .iter()
+        .zip(micros)
+        .map(|((name, _), mut samples)| {
+            samples.sort_by(f64::total_cmp);
+            Summary {
+                name: (*name).to_owned(),
+                median: quantile(&samples, 0.5),
+                p10: quantile(&samples, 0.1),
+                p90: quantile(&samples, 0.9),
+                min: samples[0],
+                max: samples[samples.len() - 1],
+            }
+        })
+        .collect()
+}
+
+/// Linear interpolation between closest ranks, the same rule as `start_join.py`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Runs `benches/start_join.py` with `python3` and reads its JSON line; `Err` (with the
+/// reason) only when `python3` cannot be found. Any other failure panics.
+fn run_python() -> Result<Summary, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/start_join.py");
+    let spawned = Command::new("python3")
+        .arg(&script)
+        .args(["--warmup", &WARMUP.to_string(), "--runs", &RUNS.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut python = match spawned {
+        Ok(child) => child,
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            return Err("python3 was not found on the PATH".to_owned());
+        }
+        Err(err) => panic!("could not run python3 {}: {err}", script.display()),
+    };
+
+    // The script prints one short line, far below a pipe's capacity, so it cannot block
+    // on stdout while we poll for its end.
+    let deadline = Instant::now() + PYTHON_DEADLINE;
+    let status = loop {
+        if let Some(status) = python.try_wait().expect("waiting for python3 failed") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = python.kill();
+            let _ = python.wait();
+            panic!(
+                "python3 {} ran longer than {PYTHON_DEADLINE:?}; killed it",
+                script.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    python
+        .stdout
+        .take()
+        .expect("python3's stdout is piped")
+        .read_to_string(&mut out)
+        .expect("reading python3's stdout failed");
+    assert!(
+        status.success(),
+        "python3 {} failed: {status}",
+        script.display()
+    );
+
+    let line = out.trim();
+    let number = |key: &str| {
+        json_number(line, key)
+            .unwrap_or_else(|| panic!("no number {key:?} in start_join.py's output: {line}"))
+    };
+    Ok(Summary {
+        name: json_string(line, "implementation")
+            .unwrap_or_else(|| "CPython multiprocessing (fork)".to_owned()),
+        median: number("median_us"),
+        p10: number("p10_us"),
+        p90: number("p90_us"),
+        min: number("min_us"),
+        max: number("max_us"),
+    })
+}
+
+/// The raw text after `"key":` in the flat JSON object `line`, written by the script.
+fn json_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    Some(line[start..].trim_start())
+}
+
+fn json_number(line: &str, key: &str) -> Option<f64> {
+    let value = json_value(line, key)?;
+    let end = value.find([',', '}']).unwrap_or(value.len());
+    value[..end].trim().parse().ok()
+}
+
+fn json_string(line: &str, key: &str) -> Option<String> {
+    let value = json_value(line, key)?.strip_prefix('"')?;
+    Some(value[..value.find('"')?].to_owned())
+}
+
+fn print_table(rows: &[Summary]) {
+    let reference = rows
+        .iter()
+        .find(|row| row.name.starts_with("ch03"))
+        .map_or(f64::NAN, |row| row.median);
+    println!();
+    println!(
+        "start + join of a child that does nothing: {WARMUP} warm-up + {RUNS} measured runs, \
+         microseconds"
+    );
+    println!(
+        "{:<46} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "implementation", "median", "p10", "p90", "min", "max", "vs ch03"
+    );
+    for row in rows {
+        println!(
+            "{:<46} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.2}x",
+            row.name,
+            row.median,
+            row.p10,
+            row.p90,
+            row.min,
+            row.max,
+            row.median / reference
+        );
+    }
+    println!("(vs ch03 = median / median of ch03_lifecycle_solution::Process)");
+}
+
+/// Forking is only safe with no other thread: check it before the first fork.
+fn assert_single_threaded() {
+    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
+    let threads = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .map(str::trim);
+    assert_eq!(
+        threads,
+        Some("1"),
+        "the bench must run on one thread to fork safely"
+    );
+}
