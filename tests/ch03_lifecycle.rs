@@ -82,10 +82,103 @@ impl Signal {
     }
 }
 
-// ---- Exercise 1: is_alive and exitcode ------------------------------------------------
+// ---- Exercise 1: panics and cleanup ------------------------------------------------------
 
 #[test]
-fn ex1_a_process_never_started_is_not_alive() {
+fn ex1_a_panicking_target_exits_with_code_1_and_says_why() {
+    let (code, stderr) = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut p = Process::new(move || {
+            // Safety: points this child's fd 2 at the transcript, an fd it holds open.
+            unsafe { libc::dup2(fd, 2) };
+            panic!("the disk is on fire");
+        });
+        p.start().expect("start");
+        let code = p.join().expect("join");
+        drop(p);
+        (code, transcript.finish())
+    });
+    assert_eq!(
+        code, 1,
+        "a panic is Python's uncaught exception: exit code 1"
+    );
+    let text = stderr.join("\n");
+    assert!(
+        text.contains("panicked") && text.contains("the disk is on fire"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ex1_an_exit_request_keeps_its_code() {
+    let code = isolated(|| {
+        let mut p = Process::new(|| mpkit::exit(7));
+        p.start().expect("start");
+        p.join().expect("join")
+    });
+    assert_eq!(code, 7);
+}
+
+/// A guard whose `Drop` says so: the cleanup a `with` block or `finally` does in Python.
+struct Cleanup(RawFd);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        say(self.0, "cleanup ran");
+    }
+}
+
+#[rstest]
+#[case::returns("return", 0, true)]
+#[case::panics("panic", 1, true)]
+#[case::killed("SIGKILL", -libc::SIGKILL, false)]
+#[case::terminated("SIGTERM", -libc::SIGTERM, false)]
+fn ex1_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
+    #[case] ending: &'static str,
+    #[case] code: i32,
+    #[case] cleaned_up: bool,
+) {
+    let (got, lines) = isolated(move || {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let ready = Signal::new();
+        let ready_fd = ready.notifier();
+        let mut p = Process::new(move || {
+            let _guard = Cleanup(fd);
+            match ending {
+                "return" => {}
+                "panic" => panic!("on purpose"),
+                _ => {
+                    Signal::notify_raw(ready_fd);
+                    sleep_forever();
+                }
+            }
+        });
+        p.start().expect("start");
+        // Signals go by pid here, so that this exercise needs no later one.
+        let pid = nix::unistd::Pid::from_raw(p.pid().expect("pid").expect("started"));
+        let signal = match ending {
+            "SIGKILL" => Some(nix::sys::signal::Signal::SIGKILL),
+            "SIGTERM" => Some(nix::sys::signal::Signal::SIGTERM),
+            _ => None,
+        };
+        if let Some(signal) = signal {
+            ready.wait();
+            nix::sys::signal::kill(pid, signal).expect("send the signal");
+        }
+        let got = p.join().expect("join");
+        drop(p);
+        (got, transcript.finish())
+    });
+    assert_eq!(got, code);
+    assert_eq!(lines == ["cleanup ran"], cleaned_up, "{lines:?}");
+}
+
+// ---- Exercise 2: is_alive and exitcode ------------------------------------------------
+
+#[test]
+fn ex2_a_process_never_started_is_not_alive() {
     let answers = isolated(|| {
         let mut p = Process::new(|| {});
         debug((p.is_alive(), p.exitcode(), p.pid()))
@@ -102,7 +195,7 @@ fn ex1_a_process_never_started_is_not_alive() {
 
 /// Block, then release: alive while it waits at the gate, ended after.
 #[test]
-fn ex1_alive_while_running_then_ended_with_its_code() {
+fn ex2_alive_while_running_then_ended_with_its_code() {
     let answers = isolated(|| {
         let gate = Signal::new();
         let gate_fd = gate.waiter();
@@ -125,7 +218,7 @@ fn ex1_alive_while_running_then_ended_with_its_code() {
 }
 
 #[test]
-fn ex1_every_exit_code_comes_back() {
+fn ex2_every_exit_code_comes_back() {
     let codes = isolated(|| {
         (0..=255)
             .map(|code| {
@@ -144,7 +237,7 @@ fn ex1_every_exit_code_comes_back() {
 #[case::sigkill(libc::SIGKILL)]
 #[case::sigint(libc::SIGINT)]
 #[case::sigusr1(libc::SIGUSR1)]
-fn ex1_a_signal_comes_back_negative(#[case] signal: i32) {
+fn ex2_a_signal_comes_back_negative(#[case] signal: i32) {
     let code = isolated(move || {
         let mut p = Process::new(move || {
             // Safety: raise sends a signal to the calling process only.
@@ -157,10 +250,10 @@ fn ex1_a_signal_comes_back_negative(#[case] signal: i32) {
     assert_eq!(code, Some(-signal));
 }
 
-// ---- Exercise 2: terminate and kill ----------------------------------------------------
+// ---- Exercise 3: terminate and kill ----------------------------------------------------
 
 #[test]
-fn ex2_terminate_ends_a_running_process() {
+fn ex3_terminate_ends_a_running_process() {
     let (code, alive) = isolated(|| {
         let mut p = Process::new(|| sleep_forever());
         p.start().expect("start");
@@ -174,7 +267,7 @@ fn ex2_terminate_ends_a_running_process() {
 /// Block, then release: SIGTERM is ignored, `join_timeout` says the process still
 /// runs, and SIGKILL ends it.
 #[test]
-fn ex2_kill_ends_a_process_that_ignores_sigterm() {
+fn ex3_kill_ends_a_process_that_ignores_sigterm() {
     let (after_terminate, alive, after_kill) = isolated(|| {
         let ready = Signal::new();
         let ready_fd = ready.notifier();
@@ -198,7 +291,7 @@ fn ex2_kill_ends_a_process_that_ignores_sigterm() {
 }
 
 #[test]
-fn ex2_signals_need_a_started_process() {
+fn ex3_signals_need_a_started_process() {
     let answers = isolated(|| {
         let mut p = Process::new(|| {});
         debug((p.terminate(), p.kill()))
@@ -208,7 +301,7 @@ fn ex2_signals_need_a_started_process() {
 }
 
 #[test]
-fn ex2_signals_after_the_end_change_nothing() {
+fn ex3_signals_after_the_end_change_nothing() {
     let answers = isolated(|| {
         let mut p = Process::new(|| mpkit::exit(4));
         p.start().expect("start");
@@ -221,12 +314,12 @@ fn ex2_signals_after_the_end_change_nothing() {
     );
 }
 
-// ---- Exercise 3: sentinel and close ----------------------------------------------------
+// ---- Exercise 4: sentinel and close ----------------------------------------------------
 
 /// Block, then release: the sentinel is not readable while the child waits at a gate,
 /// and becomes readable when it ends.
 #[test]
-fn ex3_the_sentinel_polls_readable_when_the_child_ends() {
+fn ex4_the_sentinel_polls_readable_when_the_child_ends() {
     let (before_start, early, late, code) = isolated(|| {
         let gate = Signal::new();
         let gate_fd = gate.waiter();
@@ -250,7 +343,7 @@ fn ex3_the_sentinel_polls_readable_when_the_child_ends() {
 }
 
 #[test]
-fn ex3_close_refuses_a_running_process_and_then_every_query() {
+fn ex4_close_refuses_a_running_process_and_then_every_query() {
     let (refused, still_alive, closed, after) = isolated(|| {
         let mut p = Process::new(|| sleep_forever()).with_name("janitor");
         p.start().expect("start");
@@ -295,7 +388,7 @@ fn ex3_close_refuses_a_running_process_and_then_every_query() {
 }
 
 #[test]
-fn ex3_a_process_closed_before_start_cannot_start() {
+fn ex4_a_process_closed_before_start_cannot_start() {
     let answers = isolated(|| {
         let mut p = Process::new(|| {});
         debug((p.close(), p.start()))
@@ -308,7 +401,7 @@ fn ex3_a_process_closed_before_start_cannot_start() {
 
 /// The notebook's walk through a process's life: created, started, terminated, closed.
 #[test]
-fn ex3_the_notebooks_lifecycle() {
+fn ex4_the_notebooks_lifecycle() {
     let (lines, main, child) = isolated(|| {
         let mut lines = Vec::new();
         let mut p = Process::new(|| sleep_forever());
@@ -498,7 +591,7 @@ proptest! {
 
     /// Random operations on a process give the answers and errors of the state model.
     #[test]
-    fn ex3_random_operations_follow_the_state_model(ops in prop::collection::vec(op_strategy(), 1..14)) {
+    fn ex4_random_operations_follow_the_state_model(ops in prop::collection::vec(op_strategy(), 1..14)) {
         let got = answers(ops.clone());
         let mut state = State::Created;
         for (op, answer) in ops.iter().zip(&got) {
@@ -507,99 +600,6 @@ proptest! {
             }
         }
     }
-}
-
-// ---- Exercise 4: panics and cleanup ------------------------------------------------------
-
-#[test]
-fn ex4_a_panicking_target_exits_with_code_1_and_says_why() {
-    let (code, stderr) = isolated(|| {
-        let transcript = Transcript::new();
-        let fd = transcript.fd().as_raw_fd();
-        let mut p = Process::new(move || {
-            // Safety: points this child's fd 2 at the transcript, an fd it holds open.
-            unsafe { libc::dup2(fd, 2) };
-            panic!("the disk is on fire");
-        });
-        p.start().expect("start");
-        let code = p.join().expect("join");
-        drop(p);
-        (code, transcript.finish())
-    });
-    assert_eq!(
-        code, 1,
-        "a panic is Python's uncaught exception: exit code 1"
-    );
-    let text = stderr.join("\n");
-    assert!(
-        text.contains("panicked") && text.contains("the disk is on fire"),
-        "{text}"
-    );
-}
-
-#[test]
-fn ex4_an_exit_request_keeps_its_code() {
-    let code = isolated(|| {
-        let mut p = Process::new(|| mpkit::exit(7));
-        p.start().expect("start");
-        p.join().expect("join")
-    });
-    assert_eq!(code, 7);
-}
-
-/// A guard whose `Drop` says so: the cleanup a `with` block or `finally` does in Python.
-struct Cleanup(RawFd);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        say(self.0, "cleanup ran");
-    }
-}
-
-#[rstest]
-#[case::returns("return", 0, true)]
-#[case::panics("panic", 1, true)]
-#[case::killed("SIGKILL", -libc::SIGKILL, false)]
-#[case::terminated("SIGTERM", -libc::SIGTERM, false)]
-fn ex4_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
-    #[case] ending: &'static str,
-    #[case] code: i32,
-    #[case] cleaned_up: bool,
-) {
-    let (got, lines) = isolated(move || {
-        let transcript = Transcript::new();
-        let fd = transcript.fd().as_raw_fd();
-        let ready = Signal::new();
-        let ready_fd = ready.notifier();
-        let mut p = Process::new(move || {
-            let _guard = Cleanup(fd);
-            match ending {
-                "return" => {}
-                "panic" => panic!("on purpose"),
-                _ => {
-                    Signal::notify_raw(ready_fd);
-                    sleep_forever();
-                }
-            }
-        });
-        p.start().expect("start");
-        match ending {
-            "SIGKILL" => {
-                ready.wait();
-                p.kill().expect("kill")
-            }
-            "SIGTERM" => {
-                ready.wait();
-                p.terminate().expect("terminate")
-            }
-            _ => {}
-        }
-        let got = p.join().expect("join");
-        drop(p);
-        (got, transcript.finish())
-    });
-    assert_eq!(got, code);
-    assert_eq!(lines == ["cleanup ran"], cleaned_up, "{lines:?}");
 }
 
 // ---- Exercise 5: catching SIGTERM ----------------------------------------------------------

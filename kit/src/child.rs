@@ -277,7 +277,7 @@ impl Child {
         };
         if rc < 0 {
             let err = io::Error::last_os_error();
-            // ESRCH: it has exited already and waits to be reaped.
+            // ESRCH: it has been reaped already (a zombie still takes signals).
             if err.raw_os_error() != Some(libc::ESRCH) {
                 return Err(err);
             }

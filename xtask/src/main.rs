@@ -39,7 +39,8 @@ Commands:
             - a chapter's crates depend on no skeleton, only on other chapters'
               solutions
             - with every skeleton filled in from its solution, the whole suite
-              passes as a student runs it (plain `cargo test`)
+              passes as a student runs it (plain `cargo test`), and with only
+              exercises 1..=N of a chapter filled in, the tests of 1..=N pass
             - every {{#include}} in book/src resolves to non-empty text
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around

@@ -3,6 +3,9 @@
 //! what the other checks cannot see: a test that reaches an earlier chapter through a
 //! second copy of its crate (its statics then differ from the ones the chapter uses),
 //! or a skeleton whose manifest lacks a dependency the solution needs.
+//!
+//! And they are solvable in order: with only exercises 1..=N of a chapter filled in,
+//! every test of exercises 1..=N passes, so no exercise waits on a later one.
 
 use std::fs;
 use std::path::Path;
@@ -78,6 +81,112 @@ pub fn check(root: &Path, chapters: &[Chapter], log_dir: &Path, timeout: Duratio
     println!(
         "solved     {} chapter(s) with skeletons filled in from solutions, {} problem(s)",
         with_tests.len(),
+        found.0.len()
+    );
+    found.print_indented(usize::MAX);
+    let in_order = in_order(root, &with_tests, &copy, &own_target, log_dir, timeout);
+    found.extend(in_order);
+    found
+}
+
+/// For each chapter and each of its exercises N: the chapter's `src/` in the copy is
+/// the skeleton's with the files of exercises 1..=N taken from the solution, and every
+/// test of exercises 1..=N must pass.
+fn in_order(
+    root: &Path,
+    chapters: &[&Chapter],
+    copy: &Path,
+    own_target: &Path,
+    log_dir: &Path,
+    timeout: Duration,
+) -> Problems {
+    let mut found = Problems::default();
+    let mut steps = 0;
+    for chapter in chapters {
+        let files = crate::chapters::exercise_files(root, &chapter.skeleton);
+        let mut numbered: Vec<(u32, String)> = files
+            .iter()
+            .filter_map(|(id, file)| {
+                let number = id.strip_prefix("ex")?.parse().ok()?;
+                let relative = Path::new(&file.path).strip_prefix(
+                    chapter
+                        .skeleton
+                        .strip_prefix(root)
+                        .unwrap_or(&chapter.skeleton),
+                );
+                Some((number, relative.ok()?.display().to_string()))
+            })
+            .collect();
+        numbered.sort();
+        let src = copy.join("chapters").join(&chapter.name);
+        for (upto, _) in &numbered {
+            steps += 1;
+            let result = (|| -> std::io::Result<()> {
+                fs::remove_dir_all(src.join("src"))?;
+                copy_tree(
+                    &chapter.skeleton.join("src"),
+                    &chapter.skeleton.join("src"),
+                    &src.join("src"),
+                )?;
+                for (_, file) in numbered.iter().filter(|(n, _)| n <= upto) {
+                    fs::copy(chapter.solution.join(file), src.join(file))?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                found.add(format!(
+                    "{}: in order: preparing ex1..=ex{upto}: {e}",
+                    chapter.name
+                ));
+                continue;
+            }
+            let args: Vec<String> = vec![
+                "build".into(),
+                "--target-dir".into(),
+                own_target.display().to_string(),
+                "--test".into(),
+                chapter.name.clone(),
+            ];
+            let build = match cargo::build(copy, &args) {
+                Ok(build) if build.success => build,
+                _ => {
+                    found.add(format!(
+                        "{}: in order: with exercises 1..={upto} solved, the tests do not build",
+                        chapter.name
+                    ));
+                    continue;
+                }
+            };
+            let label = format!("upto-ex{upto}");
+            let run = tests_run::run_chapter(
+                &build,
+                &chapter.name,
+                &label,
+                log_dir,
+                failing_env(),
+                timeout,
+            );
+            let failing: Vec<&str> = run
+                .tests()
+                .iter()
+                .filter(|(test, outcome)| {
+                    let number =
+                        tests_run::exercise_of(test).and_then(|id| id[2..].parse::<u32>().ok());
+                    number.is_some_and(|n| n <= *upto) && *outcome != tests_run::Outcome::Passed
+                })
+                .map(|(test, _)| test.as_str())
+                .collect();
+            if !failing.is_empty() {
+                found.add(format!(
+                    "{}: in order: with only exercises 1..={upto} solved, these fail: {}",
+                    chapter.name,
+                    failing.join(", ")
+                ));
+            }
+        }
+    }
+    println!(
+        "in order   {steps} step(s), one per exercise, {} problem(s)",
         found.0.len()
     );
     found.print_indented(usize::MAX);

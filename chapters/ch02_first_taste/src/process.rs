@@ -73,6 +73,12 @@ impl Process {
         self.child.as_mut()
     }
 
+    /// Takes the guarded child out, leaving none: dropping it releases its pidfd (and
+    /// kills and reaps the child if it still runs).
+    pub fn take_child(&mut self) -> Option<Child> {
+        self.child.take()
+    }
+
     // ANCHOR: start
     /// Forks the child, which takes this process's record (so `current_process()` in the
     /// child gives its name and its parent's pid) and runs the target.

@@ -1,4 +1,4 @@
-//! Exercise 3: the sentinel, and closing a process.
+//! Exercise 4: the sentinel, and closing a process.
 
 use std::os::fd::BorrowedFd;
 
@@ -17,13 +17,14 @@ impl Process {
     // ANCHOR_END: sentinel
 
     // ANCHOR: close
-    /// Releases the process's resources (reaping an ended child, closing its pidfd);
-    /// afterwards every query but `close` and `name` is `Closed`. Closing twice, or
+    /// Releases the process's resources: reaps an ended child and closes its pidfd.
+    /// Afterwards every query but `close` and `name` is `Closed`. Closing twice, or
     /// closing a process never started, is fine. Error: `StillRunning` while the child
     /// runs (and nothing changes).
     pub fn close(&mut self) -> Result<(), LifecycleError> {
         // TODO: a second close does nothing; a running child is `StillRunning`
-        // (`is_alive` reaps an ended one); then mark the process closed (`self.closed`).
+        // (`is_alive` reaps an ended one); then mark the process closed (`self.closed`)
+        // and drop the child (`self.inner.take_child()`), which closes its pidfd.
         todo!("close {} (closed already: {})", self.name(), self.closed)
     }
     // ANCHOR_END: close

@@ -1,4 +1,4 @@
-//! Exercise 4: a target that panics ends its process with exit code 1.
+//! Exercise 1: a target that panics ends its process with exit code 1.
 
 // ANCHOR: run_target
 /// Runs `target` in a child, with Python's exit codes: a normal return leaves the child

@@ -1,4 +1,4 @@
-//! Exercise 1: is it alive, and how did it end? Questions that never block.
+//! Exercise 2: is it alive, and how did it end? Questions that never block.
 
 use crate::error::LifecycleError;
 use crate::process::Process;

@@ -1,4 +1,4 @@
-//! Exercise 3: the sentinel, and closing a process.
+//! Exercise 4: the sentinel, and closing a process.
 
 use std::os::fd::BorrowedFd;
 
@@ -16,8 +16,8 @@ impl Process {
     // ANCHOR_END: sentinel
 
     // ANCHOR: close
-    /// Releases the process's resources (reaping an ended child, closing its pidfd);
-    /// afterwards every query but `close` and `name` is `Closed`. Closing twice, or
+    /// Releases the process's resources: reaps an ended child and closes its pidfd.
+    /// Afterwards every query but `close` and `name` is `Closed`. Closing twice, or
     /// closing a process never started, is fine. Error: `StillRunning` while the child
     /// runs (and nothing changes).
     pub fn close(&mut self) -> Result<(), LifecycleError> {
@@ -28,6 +28,7 @@ impl Process {
             return Err(LifecycleError::StillRunning);
         }
         self.closed = true;
+        drop(self.inner.take_child());
         Ok(())
     }
     // ANCHOR_END: close

@@ -1,4 +1,4 @@
-//! Exercise 2: ending a process with a signal.
+//! Exercise 3: ending a process with a signal.
 
 use nix::sys::signal::Signal;
 

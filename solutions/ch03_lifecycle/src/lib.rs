@@ -6,10 +6,10 @@
 //!
 //! - [`process`]: given, the `Process` built on chapter 2's, its drop policy and its
 //!   Python-like description.
-//! - [`alive`]: exercise 1, `is_alive` and `exitcode`.
-//! - [`ending`]: exercise 2, `terminate` and `kill`.
-//! - [`closing`]: exercise 3, `sentinel` and `close`.
-//! - [`panics`]: exercise 4, a target that panics exits with code 1, as in Python.
+//! - [`panics`]: exercise 1, a target that panics exits with code 1, as in Python.
+//! - [`alive`]: exercise 2, `is_alive` and `exitcode`.
+//! - [`ending`]: exercise 3, `terminate` and `kill`.
+//! - [`closing`]: exercise 4, `sentinel` and `close`.
 //! - [`sigterm`]: exercise 5, a child that catches SIGTERM so its cleanup runs.
 
 pub mod alive;

@@ -1,4 +1,4 @@
-//! Exercise 4: a target that panics ends its process with exit code 1.
+//! Exercise 1: a target that panics ends its process with exit code 1.
 
 use std::panic::{self, AssertUnwindSafe};
 

@@ -111,13 +111,13 @@ impl Process {
 
     /// Python's `repr`: `<Process name='Process-1' pid=4243 parent=4242 started>`, then
     /// `stopped exitcode=-SIGTERM` (or `exitcode=3`), `initial` before start, and
-    /// `<Process name='Process-1' closed>` after `close`.
+    /// `<Process name='Process-1' parent=4242 closed>` after `close`.
     pub fn describe(&mut self) -> String {
         let name = self.name();
         let parent = std::process::id();
         let daemon = if self.daemon { " daemon" } else { "" };
         if self.closed {
-            return format!("<Process name='{name}' closed>");
+            return format!("<Process name='{name}' parent={parent} closed>");
         }
         let Ok(Some(pid)) = self.pid() else {
             return format!("<Process name='{name}' parent={parent} initial{daemon}>");
@@ -135,6 +135,7 @@ impl Process {
     }
 }
 
+// ANCHOR: drop_policy
 impl Drop for Process {
     fn drop(&mut self) {
         let daemon = self.daemon;
@@ -154,3 +155,4 @@ impl Drop for Process {
         let _ = child.kill();
     }
 }
+// ANCHOR_END: drop_policy
