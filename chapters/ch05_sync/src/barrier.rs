@@ -1,0 +1,131 @@
+//! Exercise 4: a barrier that elects a leader, round after round.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::error::SyncError;
+use crate::futex;
+use crate::lock::Lock;
+use crate::shm::{Shared, ShmSafe};
+
+/// The state of a [`Barrier`], in shared memory. The counters change only under the
+/// barrier's lock; waiters sleep on `generation`.
+#[repr(C)]
+pub struct BarrierState {
+    /// How many have arrived in the current round.
+    count: AtomicU32,
+    /// The round number; it changes when a round completes or is broken.
+    generation: AtomicU32,
+    /// `generation + 1` of the last round that was broken (0: none).
+    broken_round: AtomicU32,
+    /// 1 while the barrier is broken (until `reset`).
+    broken: AtomicU32,
+}
+
+// Safety: repr(C), no pointers, atomics only.
+unsafe impl ShmSafe for BarrierState {}
+
+/// Python's `multiprocessing.Barrier(parties, action)`: each round, `parties` processes
+/// wait until all have arrived; each gets a distinct index in `0..parties`, and exactly
+/// one of them (the last to arrive) runs `action` before anyone leaves.
+pub struct Barrier {
+    state: Shared<BarrierState>,
+    lock: Lock,
+    parties: u32,
+    action: Option<Box<dyn Fn()>>,
+}
+
+impl Barrier {
+    /// A barrier for `parties` processes (at least 1), with an optional action. Each
+    /// process runs its own copy of the action (fork copied it), only when it leads.
+    pub fn new(parties: u32, action: Option<Box<dyn Fn()>>) -> Result<Barrier, SyncError> {
+        Ok(Barrier {
+            state: Shared::new(BarrierState {
+                count: AtomicU32::new(0),
+                generation: AtomicU32::new(0),
+                broken_round: AtomicU32::new(0),
+                broken: AtomicU32::new(0),
+            })?,
+            lock: Lock::new()?,
+            parties: parties.max(1),
+            action,
+        })
+    }
+
+    /// The number of processes a round needs.
+    pub fn parties(&self) -> u32 {
+        self.parties
+    }
+
+    /// Whether the barrier has an action for its leaders to run.
+    pub fn has_action(&self) -> bool {
+        self.action.is_some()
+    }
+
+    /// How many are waiting in the current round.
+    pub fn n_waiting(&self) -> u32 {
+        self.state.count.load(Ordering::Relaxed)
+    }
+
+    /// Whether the barrier is broken.
+    pub fn broken(&self) -> bool {
+        self.state.broken.load(Ordering::Acquire) == 1
+    }
+
+    // ANCHOR: wait
+    /// Waits for the round to fill, at most `timeout` (`None`: as long as it takes), and
+    /// returns this process's index in the round (`0..parties`, distinct in a round).
+    /// The last to arrive runs the action, then releases the others. A timeout breaks
+    /// the barrier: this and every other waiter get `Broken`, and so does every later
+    /// `wait` until `reset`. A panicking action breaks it too.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<u32, SyncError> {
+        // TODO: under `self.lock`: refuse a broken barrier, note the round
+        // (`state.generation`) and take an index (`state.count`). The last to arrive runs
+        // the action (under `catch_unwind`; a panic breaks the round with
+        // `self.break_round`), resets the count, moves `generation` on and wakes all
+        // (`crate::futex::wake_all`). The others sleep on `generation` until it moves
+        // (`crate::futex::wait`); a timeout breaks the round. A waiter whose round was
+        // broken (`state.broken_round == round + 1`) leaves with `Broken`.
+        todo!(
+            "wait at the barrier for {} parties within {timeout:?} ({} waiting, action: {})",
+            self.parties,
+            self.n_waiting(),
+            self.has_action()
+        )
+    }
+    // ANCHOR_END: wait
+
+    /// Breaks `round` (under the lock): its waiters leave with `Broken`, and the
+    /// barrier stays broken until `reset`.
+    fn break_round(&self, round: u32) {
+        let state = &*self.state;
+        state.broken.store(1, Ordering::Release);
+        state
+            .broken_round
+            .store(round.wrapping_add(1), Ordering::Release);
+        state.count.store(0, Ordering::Release);
+        state
+            .generation
+            .store(round.wrapping_add(1), Ordering::Release);
+        futex::wake_all(&state.generation);
+    }
+
+    /// Breaks the barrier, like Python's `abort()`: current and later waits get
+    /// `Broken` until `reset`.
+    pub fn abort(&self) -> Result<(), SyncError> {
+        let _guard = self.lock.lock()?;
+        self.break_round(self.state.generation.load(Ordering::Acquire));
+        Ok(())
+    }
+
+    /// Returns the barrier to its empty state, like Python's `reset()`: the processes
+    /// waiting now get `Broken`; later rounds work again.
+    pub fn reset(&self) -> Result<(), SyncError> {
+        let _guard = self.lock.lock()?;
+        if self.state.count.load(Ordering::Acquire) > 0 {
+            self.break_round(self.state.generation.load(Ordering::Acquire));
+        }
+        self.state.broken.store(0, Ordering::Release);
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! Exercise 2: an event that many processes wait for.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::error::SyncError;
+use crate::shm::{Shared, ShmSafe};
+
+/// The state of an [`Event`], in shared memory: 0 clear, 1 set.
+#[repr(C)]
+pub struct EventState {
+    flag: AtomicU32,
+}
+
+// Safety: repr(C), no pointers, one atomic.
+unsafe impl ShmSafe for EventState {}
+
+/// Python's `multiprocessing.Event`: a flag that processes wait for.
+pub struct Event {
+    state: Shared<EventState>,
+}
+
+impl Event {
+    /// A new event, clear.
+    pub fn new() -> Result<Event, SyncError> {
+        Ok(Event {
+            state: Shared::new(EventState {
+                flag: AtomicU32::new(0),
+            })?,
+        })
+    }
+
+    /// Whether the event is set.
+    pub fn is_set(&self) -> bool {
+        self.state.flag.load(Ordering::Acquire) == 1
+    }
+
+    // ANCHOR: set
+    /// Sets the event and wakes every process waiting for it.
+    pub fn set(&self) {
+        // TODO: store 1, then wake every waiter (`crate::futex::wake_all`).
+        todo!(
+            "set the event (flag {})",
+            self.state.flag.load(Ordering::Relaxed)
+        )
+    }
+    // ANCHOR_END: set
+
+    /// Clears the event: later waits block until the next `set`.
+    pub fn clear(&self) {
+        self.state.flag.store(0, Ordering::Release);
+    }
+
+    // ANCHOR: wait
+    /// Waits until the event is set or `timeout` has passed (`None`: as long as it
+    /// takes); returns whether it is set, like Python's `wait(timeout)`. Sleeps in the
+    /// kernel; does not spin.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        // TODO: loop: set? done. Else sleep while the flag is 0
+        // (`crate::futex::wait(&self.state.flag, 0, deadline)`) until the deadline.
+        todo!("wait for the event within {timeout:?}")
+    }
+    // ANCHOR_END: wait
+}

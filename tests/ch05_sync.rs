@@ -1,0 +1,749 @@
+//! Chapter 5, Synchronization primitives on shared memory and futexes.
+//!
+//! `cargo test --test ch05_sync` grades chapters/ch05_sync; add `--features solutions`
+//! to run the same tests against the reference solution. Test names start with the
+//! exercise id: `cargo test --test ch05_sync ex3`.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Transcript};
+use mpkit::{fork_child, Child, ExitStatus};
+use proptest::prelude::*;
+use workbook::ch05_sync::futex::{self, Wake};
+use workbook::ch05_sync::{Barrier, Event, Lock, Semaphore, Shared, ShmSafe, SyncError};
+
+const LONG: Option<Duration> = Some(Duration::from_secs(5));
+
+fn debug<T: std::fmt::Debug>(value: T) -> String {
+    format!("{value:?}")
+}
+
+/// Counters and flags the tests keep in shared memory.
+#[repr(C)]
+#[derive(Default)]
+struct Counters {
+    a: AtomicU64,
+    b: AtomicU64,
+    c: AtomicU64,
+    word: AtomicU32,
+}
+
+// Safety: repr(C), no pointers, atomics only.
+unsafe impl ShmSafe for Counters {}
+
+fn counters() -> Shared<Counters> {
+    Shared::new(Counters::default()).expect("shared memory")
+}
+
+/// A start gate: children block on `pass` until the parent opens it by closing the
+/// last write end, so they all start at once. Each child closes its inherited copy.
+struct Gate {
+    read_end: OwnedFd,
+    write_end: Option<OwnedFd>,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+        Gate {
+            read_end,
+            write_end: Some(write_end),
+        }
+    }
+
+    /// For a child: its end of the gate.
+    fn ends(&self) -> (RawFd, RawFd) {
+        let write_end = self.write_end.as_ref().expect("not open yet").as_raw_fd();
+        (self.read_end.as_raw_fd(), write_end)
+    }
+
+    /// In a child: close our copy of the write end, then block until the gate opens.
+    fn pass((read_end, write_end): (RawFd, RawFd)) {
+        let mut byte = [0u8; 1];
+        // Safety: close and read on fds this process inherited open.
+        unsafe {
+            libc::close(write_end);
+            while libc::read(read_end, byte.as_mut_ptr().cast(), 1) > 0 {}
+        }
+    }
+
+    fn open(&mut self) {
+        self.write_end = None;
+    }
+}
+
+/// Forks a child that runs `body`; the test joins it with [`join_all`].
+fn spawn(body: impl FnOnce()) -> Child {
+    fork_child(body).expect("fork")
+}
+
+fn join_all(children: &mut [Child]) {
+    for child in children {
+        assert_eq!(
+            reap(child),
+            ExitStatus::Exited(0),
+            "a child failed (its stderr is below)"
+        );
+    }
+}
+
+/// CPU time (user + system, in clock ticks of 10 ms) a process has used so far.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let rest = stat.rsplit(')').next().expect("comm ends with )");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+// ---- Given: shared memory and futexes --------------------------------------------------
+
+#[test]
+fn given_shared_memory_is_shared_after_fork() {
+    let seen = isolated(|| {
+        let shared = counters();
+        let mut child = spawn(|| shared.a.store(42, Ordering::SeqCst));
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        shared.a.load(Ordering::SeqCst)
+    });
+    assert_eq!(seen, 42);
+}
+
+/// The surprise this chapter's `Shared` exists for: memmap2's anonymous map is private,
+/// so the child writes to a copy of its own.
+#[test]
+fn given_a_private_anonymous_map_is_not_shared() {
+    let seen = isolated(|| {
+        let map = memmap2::MmapMut::map_anon(8).expect("map_anon");
+        let word = map.as_ptr() as *mut u64;
+        let mut child = spawn(move || {
+            // Safety: the child writes its own copy-on-write copy of the page, which no
+            // other thread or process touches.
+            unsafe { word.write_volatile(42) };
+        });
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        // Safety: the parent reads its own page; the child is gone.
+        unsafe { word.read_volatile() }
+    });
+    assert_eq!(seen, 0, "the parent never sees a write to a private map");
+}
+
+/// Block, then release: a shared futex wake reaches a waiter in another process.
+#[test]
+fn given_a_futex_wake_reaches_another_process() {
+    let (lines, waiter_cpu) = isolated(|| {
+        let shared = counters();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut child = spawn(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while shared.word.load(Ordering::SeqCst) == 0 {
+                if futex::wait(&shared.word, 0, Some(deadline)).unwrap() == Wake::TimedOut {
+                    say(fd, "timed out");
+                    return;
+                }
+            }
+            say(fd, "woken");
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let waiter_cpu = cpu_ticks(child.pid());
+        shared.word.store(1, Ordering::SeqCst);
+        futex::wake_all(&shared.word);
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (transcript.finish(), waiter_cpu)
+    });
+    assert_eq!(lines, ["woken"]);
+    assert!(
+        waiter_cpu <= 5,
+        "the waiter spun: {waiter_cpu} ticks in 200 ms"
+    );
+}
+
+#[test]
+fn given_a_futex_wait_ends_at_its_deadline() {
+    let (outcome, elapsed) = isolated(|| {
+        let word = AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        let deadline = started + Duration::from_millis(50);
+        let mut outcome = Wake::Retry;
+        while outcome == Wake::Retry {
+            outcome = futex::wait(&word, 0, Some(deadline)).unwrap();
+        }
+        (debug(outcome), started.elapsed().as_millis() as u64)
+    });
+    assert_eq!(outcome, "TimedOut");
+    assert!((50..1000).contains(&elapsed), "{elapsed} ms");
+}
+
+/// A private futex never reaches another process: the library must never use one.
+#[test]
+fn given_no_private_futex_anywhere_in_the_library() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut offenders = Vec::new();
+    for dir in [
+        "solutions/ch05_sync/src",
+        "chapters/ch05_sync/src",
+        "kit/src",
+    ] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // Code only: the docs explain the flag, and may name it.
+            let code: String = text
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("//"))
+                .collect();
+            if code.contains("_PRIVATE") {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "private futexes in {offenders:?}");
+}
+
+// ---- Exercise 1: Lock ----------------------------------------------------------------------
+
+#[test]
+fn ex1_releasing_an_unlocked_lock_is_an_error() {
+    let answers = isolated(|| {
+        let lock = Lock::new().expect("lock");
+        let first = lock.release();
+        let acquired = lock.acquire(None);
+        let locked = lock.is_locked();
+        let released = lock.release();
+        debug((
+            first,
+            acquired,
+            locked,
+            released,
+            lock.release(),
+            lock.is_locked(),
+        ))
+    });
+    let not_locked = Err::<(), _>(SyncError::NotLocked);
+    assert_eq!(
+        answers,
+        debug((
+            &not_locked,
+            Ok::<_, ()>(true),
+            true,
+            Ok::<(), ()>(()),
+            &not_locked,
+            false
+        ))
+    );
+}
+
+/// Block, then release: another process holds the lock; a short acquire times out, a
+/// long one sleeps (without spinning) until the holder releases.
+#[test]
+fn ex1_acquire_waits_for_the_holder_without_spinning() {
+    let (lines, waiter_cpu) = isolated(|| {
+        let lock = Lock::new().expect("lock");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        assert!(lock.acquire(None).expect("acquire"));
+        let mut child = spawn(|| {
+            let short = lock.acquire(Some(Duration::from_millis(50))).unwrap();
+            say(fd, &format!("short wait: {short}"));
+            let long = lock.acquire(LONG).unwrap();
+            say(fd, &format!("long wait: {long}"));
+            lock.release().unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let waiter_cpu = cpu_ticks(child.pid());
+        lock.release().expect("release");
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (transcript.finish(), waiter_cpu)
+    });
+    assert_eq!(lines, ["short wait: false", "long wait: true"]);
+    assert!(
+        waiter_cpu <= 5,
+        "the waiter spun: {waiter_cpu} ticks in 300 ms"
+    );
+}
+
+/// Python's Lock has no owner: any process may release it.
+#[test]
+fn ex1_any_process_may_release_the_lock() {
+    let answers = isolated(|| {
+        let lock = Lock::new().expect("lock");
+        assert!(lock.acquire(None).expect("acquire"));
+        let mut child = spawn(|| lock.release().unwrap());
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        debug((lock.is_locked(), lock.acquire(Some(Duration::ZERO))))
+    });
+    assert_eq!(answers, debug((false, Ok::<_, ()>(true))));
+}
+
+#[test]
+fn ex1_a_guard_releases_on_drop() {
+    let answers = isolated(|| {
+        let lock = Lock::new().expect("lock");
+        let held = {
+            let _guard = lock.lock().expect("lock");
+            lock.lock_timeout(Duration::from_millis(10))
+                .expect("lock_timeout")
+                .is_some()
+        };
+        debug((held, lock.is_locked()))
+    });
+    assert_eq!(answers, debug((false, false)));
+}
+
+/// N processes add to two counters with a load and a store: under the lock, and with
+/// no lock at all. Returns (locked total, unlocked total).
+fn count_with_and_without_the_lock(processes: u64, iterations: u64) -> (u64, u64) {
+    isolated(move || {
+        let lock = Lock::new().expect("lock");
+        let shared = counters();
+        let mut gate = Gate::new();
+        let ends = gate.ends();
+        let mut children: Vec<Child> = (0..processes)
+            .map(|_| {
+                spawn(|| {
+                    Gate::pass(ends);
+                    for _ in 0..iterations {
+                        let _guard = lock.lock().unwrap();
+                        let value = shared.a.load(Ordering::Relaxed);
+                        shared.a.store(value + 1, Ordering::Relaxed);
+                    }
+                    for _ in 0..iterations {
+                        let value = shared.b.load(Ordering::Relaxed);
+                        shared.b.store(value + 1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        gate.open();
+        join_all(&mut children);
+        (
+            shared.a.load(Ordering::SeqCst),
+            shared.b.load(Ordering::SeqCst),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(proptest_config(8))]
+
+    /// The locked counter is exactly N x iterations; the unlocked one never more.
+    #[test]
+    fn ex1_a_locked_counter_loses_no_update(processes in 1u64..=6, iterations in 0u64..2000) {
+        let (locked, unlocked) = count_with_and_without_the_lock(processes, iterations);
+        prop_assert_eq!(locked, processes * iterations);
+        prop_assert!(unlocked <= processes * iterations);
+    }
+}
+
+// ---- Exercise 2: Event -----------------------------------------------------------------------
+
+#[test]
+fn ex2_a_wait_times_out_when_nobody_sets_the_event() {
+    let answers = isolated(|| {
+        let event = Event::new().expect("event");
+        let early = event.wait(Some(Duration::from_millis(30)));
+        event.set();
+        let set = (event.is_set(), event.wait(Some(Duration::ZERO)));
+        event.clear();
+        debug((
+            early,
+            set,
+            event.is_set(),
+            event.wait(Some(Duration::from_millis(10))),
+        ))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            Ok::<_, ()>(false),
+            (true, Ok::<_, ()>(true)),
+            false,
+            Ok::<_, ()>(false)
+        ))
+    );
+}
+
+/// Block, then release: four processes wait without spinning; one `set` releases all.
+#[test]
+fn ex2_set_releases_every_waiter() {
+    let (lines, cpu) = isolated(|| {
+        let event = Event::new().expect("event");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut children: Vec<Child> = (0..4)
+            .map(|k| spawn(|| say(fd, &format!("waiter {k}: {:?}", event.wait(LONG)))))
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let cpu: u64 = children.iter().map(|c| cpu_ticks(c.pid())).sum();
+        event.set();
+        join_all(&mut children);
+        (transcript.finish(), cpu)
+    });
+    assert_same_lines(
+        &lines,
+        &(0..4)
+            .map(|k| format!("waiter {k}: Ok(true)"))
+            .collect::<Vec<_>>(),
+    );
+    assert!(cpu <= 10, "the waiters spun: {cpu} ticks in 300 ms");
+}
+
+/// The notebook's "stay home" groups: some wait for the event and are released by it;
+/// the others give up after a short timeout.
+#[test]
+fn ex2_some_waits_end_by_set_and_some_by_timeout() {
+    let lines = isolated(|| {
+        let event = Event::new().expect("event");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut children: Vec<Child> = (0..6)
+            .map(|k| {
+                spawn(|| {
+                    let patient = k % 2 == 0;
+                    let timeout = if patient {
+                        LONG
+                    } else {
+                        Some(Duration::from_millis(50))
+                    };
+                    let went_out = event.wait(timeout).unwrap();
+                    let who = if patient { "patient" } else { "impatient" };
+                    let what = if went_out { "went out" } else { "stayed home" };
+                    say(fd, &format!("{who} {k} {what}"));
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        event.set();
+        join_all(&mut children);
+        transcript.finish()
+    });
+    assert_same_lines(
+        &lines,
+        &[
+            "patient 0 went out",
+            "impatient 1 stayed home",
+            "patient 2 went out",
+            "impatient 3 stayed home",
+            "patient 4 went out",
+            "impatient 5 stayed home",
+        ],
+    );
+}
+
+// ---- Exercise 3: Semaphore and BoundedSemaphore ----------------------------------------------
+
+#[test]
+fn ex3_a_bounded_semaphore_refuses_a_release_too_many() {
+    let answers = isolated(|| {
+        let sem = Semaphore::bounded(3).expect("semaphore");
+        let first = sem.release();
+        let taken: Vec<bool> = (0..3).map(|_| sem.acquire(None).unwrap()).collect();
+        let fourth = sem.acquire(Some(Duration::from_millis(10)));
+        let given: Vec<_> = (0..3).map(|_| sem.release()).collect();
+        debug((first, taken, fourth, given, sem.release(), sem.value()))
+    });
+    let too_many = Err::<(), _>(SyncError::TooManyReleases);
+    assert_eq!(
+        answers,
+        debug((
+            &too_many,
+            vec![true; 3],
+            Ok::<_, ()>(false),
+            vec![Ok::<(), ()>(()); 3],
+            &too_many,
+            3
+        ))
+    );
+}
+
+#[test]
+fn ex3_an_unbounded_semaphore_grows() {
+    let value = isolated(|| {
+        let sem = Semaphore::new(0).expect("semaphore");
+        for _ in 0..5 {
+            sem.release().expect("release");
+        }
+        sem.value()
+    });
+    assert_eq!(value, 5);
+}
+
+/// Eight processes race to release a bounded semaphore with room for two: exactly two
+/// win. (CPython checks the bound and then increments: both can pass the check.)
+#[test]
+fn ex3_the_bound_is_exact_under_racing_releases() {
+    let (wins, value) = isolated(|| {
+        let sem = Semaphore::bounded(2).expect("semaphore");
+        assert!(sem.acquire(None).unwrap() && sem.acquire(None).unwrap());
+        let shared = counters();
+        let mut gate = Gate::new();
+        let ends = gate.ends();
+        let mut children: Vec<Child> = (0..8)
+            .map(|_| {
+                spawn(|| {
+                    Gate::pass(ends);
+                    if sem.release().is_ok() {
+                        shared.a.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        gate.open();
+        join_all(&mut children);
+        (shared.a.load(Ordering::SeqCst), sem.value())
+    });
+    assert_eq!((wins, value), (2, 2));
+}
+
+/// Block, then release: a process waits (without spinning) for the value to rise.
+#[test]
+fn ex3_acquire_waits_for_a_release() {
+    let (lines, cpu) = isolated(|| {
+        let sem = Semaphore::new(0).expect("semaphore");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut child = spawn(|| say(fd, &format!("acquired: {:?}", sem.acquire(LONG))));
+        std::thread::sleep(Duration::from_millis(300));
+        let cpu = cpu_ticks(child.pid());
+        sem.release().expect("release");
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (transcript.finish(), cpu)
+    });
+    assert_eq!(lines, ["acquired: Ok(true)"]);
+    assert!(cpu <= 5, "the waiter spun: {cpu} ticks in 300 ms");
+}
+
+/// Holders inside the critical section: the most ever seen at once, and whether the
+/// count ever went below zero.
+fn holders(permits: u32, processes: usize, rounds: usize) -> (u64, bool) {
+    isolated(move || {
+        let sem = Semaphore::new(permits).expect("semaphore");
+        let shared = counters();
+        let mut gate = Gate::new();
+        let ends = gate.ends();
+        let mut children: Vec<Child> = (0..processes)
+            .map(|_| {
+                spawn(|| {
+                    Gate::pass(ends);
+                    for _ in 0..rounds {
+                        assert!(sem.acquire(LONG).unwrap());
+                        let inside = shared.a.fetch_add(1, Ordering::SeqCst) + 1;
+                        shared.b.fetch_max(inside, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        if shared.a.fetch_sub(1, Ordering::SeqCst) == 0 {
+                            shared.c.store(1, Ordering::SeqCst);
+                        }
+                        sem.release().unwrap();
+                    }
+                })
+            })
+            .collect();
+        gate.open();
+        join_all(&mut children);
+        (
+            shared.b.load(Ordering::SeqCst),
+            shared.c.load(Ordering::SeqCst) == 1,
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(proptest_config(8))]
+
+    /// Semaphore(k): never more than k holders at once, never fewer than zero.
+    #[test]
+    fn ex3_never_more_holders_than_permits(permits in 1u32..=3, processes in 2usize..=6, rounds in 1usize..200) {
+        let (most, negative) = holders(permits, processes, rounds);
+        prop_assert!(most <= u64::from(permits), "{} holders at once with {} permits", most, permits);
+        prop_assert!(most >= 1);
+        prop_assert!(!negative);
+    }
+}
+
+/// The notebook's three connections: five processes share three slots.
+#[test]
+fn ex3_five_processes_share_three_connections() {
+    let (lines, most) = isolated(|| {
+        let sem = Semaphore::bounded(3).expect("semaphore");
+        let shared = counters();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut children: Vec<Child> = (0..5)
+            .map(|k| {
+                spawn(|| {
+                    assert!(sem.acquire(LONG).unwrap());
+                    let open = shared.a.fetch_add(1, Ordering::SeqCst) + 1;
+                    shared.b.fetch_max(open, Ordering::SeqCst);
+                    say(fd, &format!("connection {k} open"));
+                    std::thread::sleep(Duration::from_millis(20));
+                    shared.a.fetch_sub(1, Ordering::SeqCst);
+                    sem.release().unwrap();
+                    say(fd, &format!("connection {k} closed"));
+                })
+            })
+            .collect();
+        join_all(&mut children);
+        let mut lines = transcript.finish();
+        lines.push(format!("one release too many: {:?}", sem.release()));
+        (lines, shared.b.load(Ordering::SeqCst))
+    });
+    let mut expected: Vec<String> = (0..5)
+        .flat_map(|k| {
+            [
+                format!("connection {k} open"),
+                format!("connection {k} closed"),
+            ]
+        })
+        .collect();
+    expected.push("one release too many: Err(TooManyReleases)".into());
+    assert_same_lines(&lines, &expected);
+    assert!(most <= 3, "{most} connections open at once");
+}
+
+// ---- Exercise 4: Barrier ------------------------------------------------------------------
+
+/// P processes go through `rounds` rounds; each logs its index per round, and the
+/// leader's action counts rounds in shared memory. Every process also checks, on leaving,
+/// that the action of its round already ran.
+fn barrier_rounds(parties: u32, rounds: u32) -> Vec<String> {
+    isolated(move || {
+        let shared = counters();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let actions = &shared.a;
+        // Safety: `shared` outlives the barrier in every process, and the action runs
+        // only inside `barrier.wait`, so the counter it reaches is always mapped.
+        let action_counter: &'static AtomicU64 = unsafe { &*std::ptr::from_ref(actions) };
+        let barrier = Barrier::new(
+            parties,
+            Some(Box::new(move || {
+                action_counter.fetch_add(1, Ordering::SeqCst);
+            })),
+        )
+        .expect("barrier");
+        let mut children: Vec<Child> = (0..parties)
+            .map(|_| {
+                spawn(|| {
+                    for round in 0..rounds {
+                        let index = barrier.wait(LONG).unwrap();
+                        let ran = actions.load(Ordering::SeqCst);
+                        assert!(
+                            ran > u64::from(round),
+                            "left round {round} before its action"
+                        );
+                        say(fd, &format!("round {round} index {index}"));
+                    }
+                })
+            })
+            .collect();
+        join_all(&mut children);
+        let mut lines = transcript.finish();
+        lines.push(format!("actions {}", actions.load(Ordering::SeqCst)));
+        lines
+    })
+}
+
+proptest! {
+    #![proptest_config(proptest_config(8))]
+
+    /// Each round's indices are a permutation of 0..P, and the action ran once a round.
+    #[test]
+    fn ex4_each_round_elects_exactly_one_leader(parties in 2u32..=8, rounds in 1u32..=5) {
+        let lines = barrier_rounds(parties, rounds);
+        let mut expected: Vec<String> = (0..rounds)
+            .flat_map(|r| (0..parties).map(move |i| format!("round {r} index {i}")))
+            .collect();
+        expected.push(format!("actions {rounds}"));
+        assert_same_lines(&lines, &expected);
+    }
+}
+
+/// The notebook's ten processes at a barrier: each says it waits; the action (one
+/// "going to be the FO") runs once; all pass. Sorted, the transcript is deterministic.
+#[test]
+fn ex4_ten_processes_at_a_barrier() {
+    let lines = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let barrier = Barrier::new(10, Some(Box::new(move || say(fd, "going to be the FO"))))
+            .expect("barrier");
+        let mut children: Vec<Child> = (0..10)
+            .map(|k| {
+                spawn(|| {
+                    say(fd, &format!("process {k} waits"));
+                    barrier.wait(LONG).unwrap();
+                    say(fd, &format!("process {k} passed"));
+                })
+            })
+            .collect();
+        join_all(&mut children);
+        let mut lines = transcript.finish();
+        lines.sort();
+        lines
+    });
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn ex4_a_timeout_breaks_the_barrier_until_reset() {
+    let (lines, after, again) = isolated(|| {
+        let barrier = Barrier::new(3, None).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut patient = spawn(|| say(fd, &format!("patient: {:?}", barrier.wait(LONG))));
+        let mut impatient = spawn(|| {
+            let result = barrier.wait(Some(Duration::from_millis(100)));
+            say(fd, &format!("impatient: {result:?}"));
+        });
+        assert_eq!(reap(&mut impatient), ExitStatus::Exited(0));
+        assert_eq!(reap(&mut patient), ExitStatus::Exited(0));
+        let after = debug((barrier.broken(), barrier.wait(Some(Duration::ZERO))));
+        barrier.reset().expect("reset");
+        let mut children: Vec<Child> = (0..3)
+            .map(|_| {
+                spawn(|| {
+                    barrier.wait(LONG).unwrap();
+                })
+            })
+            .collect();
+        join_all(&mut children);
+        (transcript.finish(), after, barrier.broken())
+    });
+    assert_same_lines(&lines, &["patient: Err(Broken)", "impatient: Err(Broken)"]);
+    assert_eq!(after, debug((true, Err::<u32, _>(SyncError::Broken))));
+    assert!(!again, "reset made it usable");
+}
+
+/// Block, then release: `abort` breaks a waiting round.
+#[test]
+fn ex4_abort_releases_the_waiters_with_broken() {
+    let lines = isolated(|| {
+        let barrier = Barrier::new(2, None).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG))));
+        std::thread::sleep(Duration::from_millis(100));
+        barrier.abort().expect("abort");
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        transcript.finish()
+    });
+    assert_eq!(lines, ["Err(Broken)"]);
+}
+
+#[test]
+fn ex4_a_panicking_action_breaks_the_round() {
+    let lines = isolated(|| {
+        let barrier =
+            Barrier::new(2, Some(Box::new(|| panic!("the action failed")))).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut children: Vec<Child> = (0..2)
+            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG)))))
+            .collect();
+        join_all(&mut children);
+        transcript.finish()
+    });
+    assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
+}
