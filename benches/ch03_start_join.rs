@@ -28,12 +28,12 @@
 //! The binary is `harness = false`, so it runs on one thread and forking from it is safe;
 //! it checks `/proc/self/status` before it forks.
 
-use std::io::{ErrorKind, Read};
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use ch03_lifecycle_solution::Process;
+use common::{assert_single_threaded, json_number, json_string, quantile};
 
 const WARMUP: usize = 5;
 const RUNS: usize = 50;
@@ -136,64 +136,16 @@ fn measure_in_turns(cases: &[Case]) -> Vec<Summary> {
         .collect()
 }
 
-/// Linear interpolation between closest ranks, the same rule as `start_join.py`.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
-
 /// Runs `benches/start_join.py` with `python3` and reads its JSON line; `Err` (with the
 /// reason) only when `python3` cannot be found. Any other failure panics.
 fn run_python() -> Result<Summary, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/start_join.py");
-    let spawned = Command::new("python3")
-        .arg(&script)
-        .args(["--warmup", &WARMUP.to_string(), "--runs", &RUNS.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut python = match spawned {
-        Ok(child) => child,
-        Err(err) if err.kind() == ErrorKind::NotFound => {
-            return Err("python3 was not found on the PATH".to_owned());
-        }
-        Err(err) => panic!("could not run python3 {}: {err}", script.display()),
-    };
-
-    // The script prints one short line, far below a pipe's capacity, so it cannot block
-    // on stdout while we poll for its end.
-    let deadline = Instant::now() + PYTHON_DEADLINE;
-    let status = loop {
-        if let Some(status) = python.try_wait().expect("waiting for python3 failed") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = python.kill();
-            let _ = python.wait();
-            panic!(
-                "python3 {} ran longer than {PYTHON_DEADLINE:?}; killed it",
-                script.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    python
-        .stdout
-        .take()
-        .expect("python3's stdout is piped")
-        .read_to_string(&mut out)
-        .expect("reading python3's stdout failed");
-    assert!(
-        status.success(),
-        "python3 {} failed: {status}",
-        script.display()
-    );
-
-    let line = out.trim();
+    let args = [
+        "--warmup".to_owned(),
+        WARMUP.to_string(),
+        "--runs".to_owned(),
+        RUNS.to_string(),
+    ];
+    let line = &common::run_python("start_join.py", &args, PYTHON_DEADLINE)?;
     let number = |key: &str| {
         json_number(line, key)
             .unwrap_or_else(|| panic!("no number {key:?} in start_join.py's output: {line}"))
@@ -207,23 +159,6 @@ fn run_python() -> Result<Summary, String> {
         min: number("min_us"),
         max: number("max_us"),
     })
-}
-
-/// The raw text after `"key":` in the flat JSON object `line`, written by the script.
-fn json_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
-    Some(line[start..].trim_start())
-}
-
-fn json_number(line: &str, key: &str) -> Option<f64> {
-    let value = json_value(line, key)?;
-    let end = value.find([',', '}']).unwrap_or(value.len());
-    value[..end].trim().parse().ok()
-}
-
-fn json_string(line: &str, key: &str) -> Option<String> {
-    let value = json_value(line, key)?.strip_prefix('"')?;
-    Some(value[..value.find('"')?].to_owned())
 }
 
 fn print_table(rows: &[Summary]) {
@@ -253,18 +188,4 @@ fn print_table(rows: &[Summary]) {
         );
     }
     println!("(vs ch03 = median / median of ch03_lifecycle_solution::Process)");
-}
-
-/// Forking is only safe with no other thread: check it before the first fork.
-fn assert_single_threaded() {
-    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
-    let threads = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"))
-        .map(str::trim);
-    assert_eq!(
-        threads,
-        Some("1"),
-        "the bench must run on one thread to fork safely"
-    );
 }
