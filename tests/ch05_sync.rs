@@ -12,7 +12,9 @@ use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Tr
 use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
 use workbook::ch05_sync::futex::{self, Wake};
-use workbook::ch05_sync::{Barrier, Event, Lock, Semaphore, Shared, ShmSafe, SyncError};
+use workbook::ch05_sync::{
+    Barrier, Condition, Event, Lock, RLock, Semaphore, Shared, ShmSafe, SyncError,
+};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(5));
 
@@ -747,3 +749,305 @@ fn ex4_a_panicking_action_breaks_the_round() {
     });
     assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
 }
+
+// ---- Exercise 5: RLock -----------------------------------------------------------------------
+
+#[test]
+fn ex5_an_rlock_is_reentrant_and_only_its_owner_releases_it() {
+    let answers = isolated(|| {
+        let rlock = RLock::new().expect("rlock");
+        let taken: Vec<bool> = (0..3).map(|_| rlock.acquire(None).unwrap()).collect();
+        let depth = rlock.depth();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut child = spawn(|| {
+            say(fd, &format!("other release: {:?}", rlock.release()));
+            let got = rlock.acquire(Some(Duration::from_millis(30)));
+            say(fd, &format!("other acquire: {got:?}"));
+        });
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        let released: Vec<_> = (0..3).map(|_| rlock.release()).collect();
+        debug((
+            taken,
+            depth,
+            transcript.finish(),
+            released,
+            rlock.release(),
+            rlock.depth(),
+        ))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            vec![true; 3],
+            3,
+            vec!["other release: Err(NotOwner)", "other acquire: Ok(false)"],
+            vec![Ok::<(), ()>(()); 3],
+            Err::<(), _>(SyncError::NotOwner),
+            0
+        ))
+    );
+}
+
+/// Block, then release: the waiter sleeps until the owner's last level is released.
+#[test]
+fn ex5_a_waiter_gets_the_rlock_after_the_last_release() {
+    let (lines, cpu) = isolated(|| {
+        let rlock = RLock::new().expect("rlock");
+        let shared = counters();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        assert!(rlock.acquire(None).unwrap() && rlock.acquire(None).unwrap());
+        let mut child = spawn(|| {
+            let got = rlock.acquire(LONG).unwrap();
+            say(
+                fd,
+                &format!(
+                    "acquired: {got}, after {} releases",
+                    shared.a.load(Ordering::SeqCst)
+                ),
+            );
+            rlock.release().unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        rlock.release().expect("release");
+        shared.a.store(1, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(150));
+        let cpu = cpu_ticks(child.pid());
+        shared.a.store(2, Ordering::SeqCst);
+        rlock.release().expect("release");
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (transcript.finish(), cpu)
+    });
+    assert_eq!(lines, ["acquired: true, after 2 releases"]);
+    assert!(cpu <= 5, "the waiter spun: {cpu} ticks in 300 ms");
+}
+
+proptest! {
+    #![proptest_config(proptest_config(8))]
+
+    /// Nested acquisitions protect the counter as well as one does.
+    #[test]
+    fn ex5_a_counter_under_a_nested_rlock_loses_no_update(processes in 1u64..=6, iterations in 0u64..1000) {
+        let total = isolated(move || {
+            let rlock = RLock::new().expect("rlock");
+            let shared = counters();
+            let mut gate = Gate::new();
+            let ends = gate.ends();
+            let mut children: Vec<Child> = (0..processes)
+                .map(|_| {
+                    spawn(|| {
+                        Gate::pass(ends);
+                        for _ in 0..iterations {
+                            assert!(rlock.acquire(LONG).unwrap() && rlock.acquire(LONG).unwrap());
+                            let value = shared.a.load(Ordering::Relaxed);
+                            shared.a.store(value + 1, Ordering::Relaxed);
+                            rlock.release().unwrap();
+                            rlock.release().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            gate.open();
+            join_all(&mut children);
+            shared.a.load(Ordering::SeqCst)
+        });
+        prop_assert_eq!(total, processes * iterations);
+    }
+}
+
+// ---- Exercise 6: Condition ----------------------------------------------------------------
+
+#[test]
+fn ex6_wait_and_notify_need_the_lock() {
+    let answers = isolated(|| {
+        let cond = Condition::new().expect("condition");
+        let without = (
+            cond.wait(Some(Duration::from_millis(10))),
+            cond.notify(1),
+            cond.notify_all(),
+        );
+        assert!(cond.acquire(None).unwrap());
+        let timed_out = cond.wait(Some(Duration::from_millis(30)));
+        let with = (cond.notify(1), cond.notify_all());
+        let released = cond.release();
+        debug((without, timed_out, with, released))
+    });
+    let not_owner = Err::<(), _>(SyncError::NotOwner);
+    assert_eq!(
+        answers,
+        debug((
+            (Err::<bool, _>(SyncError::NotOwner), &not_owner, &not_owner),
+            Ok::<_, ()>(false),
+            (Ok::<(), ()>(()), Ok::<(), ()>(())),
+            Ok::<(), ()>(())
+        ))
+    );
+}
+
+/// Block, then release: three processes sleep (without spinning) in `wait`; `notify(1)`
+/// wakes exactly one, `notify_all` the other two.
+#[test]
+fn ex6_notify_wakes_one_and_notify_all_the_rest() {
+    let (after_one, after_all, cpu) = isolated(|| {
+        let cond = Condition::new().expect("condition");
+        let shared = counters();
+        let mut children: Vec<Child> = (0..3)
+            .map(|_| {
+                spawn(|| {
+                    assert!(cond.acquire(LONG).unwrap());
+                    shared.b.fetch_add(1, Ordering::SeqCst);
+                    assert!(cond.wait(LONG).unwrap(), "woken, not timed out");
+                    shared.a.fetch_add(1, Ordering::SeqCst);
+                    cond.release().unwrap();
+                })
+            })
+            .collect();
+        while shared.b.load(Ordering::SeqCst) < 3 {
+            for child in &mut children {
+                let ended = child.try_wait().expect("try_wait");
+                assert!(
+                    ended.is_none(),
+                    "a waiter ended early: {ended:?} (its stderr is below)"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let cpu: u64 = children.iter().map(|c| cpu_ticks(c.pid())).sum();
+        assert!(cond.acquire(LONG).unwrap());
+        cond.notify(1).unwrap();
+        cond.release().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let after_one = shared.a.load(Ordering::SeqCst);
+        assert!(cond.acquire(LONG).unwrap());
+        cond.notify_all().unwrap();
+        cond.release().unwrap();
+        join_all(&mut children);
+        (after_one, shared.a.load(Ordering::SeqCst), cpu)
+    });
+    assert_eq!((after_one, after_all), (1, 3));
+    assert!(cpu <= 10, "the waiters spun: {cpu} ticks in 300 ms");
+}
+
+/// A chain of processes, each waiting for its turn on one condition, draws a rhombus:
+/// the turns make the drawing deterministic. Every child is started while the parent
+/// holds the condition, as in the notebook.
+#[test]
+fn ex6_a_chain_of_processes_draws_a_rhombus() {
+    let lines = isolated(|| {
+        let rows: u64 = 9;
+        let cond = Condition::new().expect("condition");
+        let shared = counters();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        assert!(cond.acquire(None).unwrap());
+        let mut children: Vec<Child> = (0..rows)
+            .map(|row| {
+                spawn(|| {
+                    assert!(cond.acquire(LONG).unwrap());
+                    let my_turn = || shared.a.load(Ordering::SeqCst) == row;
+                    assert!(
+                        cond.wait_for(my_turn, LONG).unwrap(),
+                        "row {row} never got its turn"
+                    );
+                    let half = row.min(rows - 1 - row) as usize;
+                    let pad = rows as usize / 2 - half;
+                    say(
+                        fd,
+                        &format!("{}{}", " ".repeat(pad), "*".repeat(2 * half + 1)),
+                    );
+                    shared.a.fetch_add(1, Ordering::SeqCst);
+                    cond.notify_all().unwrap();
+                    cond.release().unwrap();
+                })
+            })
+            .collect();
+        cond.release().unwrap();
+        join_all(&mut children);
+        transcript.finish()
+    });
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+/// Two independent chains, each on its own condition: each chain keeps its own order;
+/// how the two interleave is not guaranteed and not checked.
+#[test]
+fn ex6_two_chains_keep_their_own_order() {
+    let lines = isolated(|| {
+        let shared = counters();
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let chains = [
+            ("A", Condition::new().unwrap(), &shared.a),
+            ("B", Condition::new().unwrap(), &shared.b),
+        ];
+        let mut children = Vec::new();
+        for (name, cond, turn) in &chains {
+            for step in 0..4u64 {
+                children.push(spawn(|| {
+                    assert!(cond.acquire(LONG).unwrap());
+                    assert!(cond
+                        .wait_for(|| turn.load(Ordering::SeqCst) == step, LONG)
+                        .unwrap());
+                    say(fd, &format!("chain {name} step {step}"));
+                    turn.fetch_add(1, Ordering::SeqCst);
+                    cond.notify_all().unwrap();
+                    cond.release().unwrap();
+                }));
+            }
+        }
+        join_all(&mut children);
+        transcript.finish()
+    });
+    for chain in ["A", "B"] {
+        let steps: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("chain {chain}")))
+            .collect();
+        let expected: Vec<String> = (0..4).map(|s| format!("chain {chain} step {s}")).collect();
+        assert_eq!(steps, expected.iter().collect::<Vec<_>>());
+    }
+}
+
+/// `wait_for` over a queue-like shared state: a consumer waits for items a producer
+/// adds, one notify at a time, and sees every item once, in order.
+#[test]
+fn ex6_wait_for_a_queue_to_fill() {
+    let (consumed, sum) = isolated(|| {
+        let cond = Condition::new().expect("condition");
+        let shared = counters();
+        let produced = &shared.a;
+        let mut consumer = spawn(|| {
+            let (mut taken, mut sum) = (0u64, 0u64);
+            assert!(cond.acquire(LONG).unwrap());
+            while taken < 20 {
+                assert!(cond
+                    .wait_for(|| produced.load(Ordering::SeqCst) > taken, LONG)
+                    .unwrap());
+                taken += 1;
+                sum += taken;
+            }
+            cond.release().unwrap();
+            shared.b.store(taken, Ordering::SeqCst);
+            shared.c.store(sum, Ordering::SeqCst);
+        });
+        for _ in 0..20 {
+            assert!(cond.acquire(LONG).unwrap());
+            produced.fetch_add(1, Ordering::SeqCst);
+            cond.notify(1).unwrap();
+            cond.release().unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(reap(&mut consumer), ExitStatus::Exited(0));
+        (
+            shared.b.load(Ordering::SeqCst),
+            shared.c.load(Ordering::SeqCst),
+        )
+    });
+    assert_eq!((consumed, sum), (20, 210));
+}
+
+// ---- Exercise 7: RobustLock ------------------------------------------------------------------
+
+include!("ch05_sync/robust.rs");

@@ -33,17 +33,35 @@ pub struct Shared<T: ShmSafe> {
 impl<T: ShmSafe> Shared<T> {
     /// Maps a new shared region and moves `value` into it.
     pub fn new(value: T) -> io::Result<Shared<T>> {
+        // Safety: the region is initialised right below, before anyone can use it.
+        let shared: Shared<T> = unsafe { Shared::zeroed()? };
+        // Safety: the mapping is at least size_of::<T>() bytes, page-aligned (so aligned
+        // for T), and not yet visible to any other process or thread.
+        unsafe { ptr::write(shared.as_ptr(), value) };
+        Ok(shared)
+    }
+
+    /// Maps a new shared region of zeroed bytes, for a `T` that must be initialised in
+    /// place (a pthread mutex must never move once initialised): initialise it through
+    /// [`Shared::as_ptr`] before any other use.
+    ///
+    /// # Safety
+    /// Until initialised, the region holds zero bytes, which need not be a valid `T`:
+    /// the caller initialises it before dereferencing or sharing the `Shared`.
+    pub unsafe fn zeroed() -> io::Result<Shared<T>> {
         let fd = memfd_create(c"workbook-shared", MFdFlags::MFD_CLOEXEC)?;
         let file = File::from(fd);
         file.set_len(std::mem::size_of::<T>().max(1) as u64)?;
-        let map = MmapRaw::map_raw(&file)?;
-        // Safety: the mapping is at least size_of::<T>() bytes, page-aligned (so aligned
-        // for T), and not yet visible to any other process or thread.
-        unsafe { ptr::write(map.as_mut_ptr().cast::<T>(), value) };
         Ok(Shared {
-            map,
+            map: MmapRaw::map_raw(&file)?,
             value: PhantomData,
         })
+    }
+
+    /// The address of the `T` in this process's mapping, for in-place initialisation
+    /// and for C functions that take a pointer (the pointer is valid while `self` is).
+    pub fn as_ptr(&self) -> *mut T {
+        self.map.as_mut_ptr().cast::<T>()
     }
 }
 

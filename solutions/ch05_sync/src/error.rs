@@ -10,6 +10,9 @@ use nix::errno::Errno;
 pub enum SyncError {
     /// `release` of a lock that is not locked.
     NotLocked,
+    /// An `RLock` released, or a `Condition` waited on or notified, by a thread that
+    /// does not hold the lock.
+    NotOwner,
     /// A release beyond a bounded semaphore's initial value; the value is unchanged.
     TooManyReleases,
     /// The barrier is broken (a wait timed out, or `abort` was called).
@@ -22,6 +25,7 @@ impl fmt::Display for SyncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SyncError::NotLocked => write!(f, "release of an unlocked lock"),
+            SyncError::NotOwner => write!(f, "the lock is not held by this thread"),
             SyncError::TooManyReleases => write!(f, "semaphore released too many times"),
             SyncError::Broken => write!(f, "the barrier is broken"),
             SyncError::Os(errno) => write!(f, "system call failed: {errno}"),

@@ -9,18 +9,27 @@
 //! - [`event`]: exercise 2, `Event`: set and wait.
 //! - [`semaphore`]: exercise 3, `Semaphore` and the bounded semaphore's exact release.
 //! - [`barrier`]: exercise 4, `Barrier`: rounds, indices and one leader.
+//! - [`rlock`]: exercise 5, `RLock`: an owner and a count.
+//! - [`condition`]: exercise 6, `Condition`: wait and notify without lost wake-ups.
+//! - [`robust`]: exercise 7, `RobustLock`: a lock that survives its holder's death.
 
 pub mod barrier;
+pub mod condition;
 pub mod error;
 pub mod event;
 pub mod futex;
 pub mod lock;
+pub mod rlock;
+pub mod robust;
 pub mod semaphore;
 pub mod shm;
 
 pub use barrier::Barrier;
+pub use condition::Condition;
 pub use error::SyncError;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
+pub use rlock::RLock;
+pub use robust::{RobustError, RobustGuard, RobustLock};
 pub use semaphore::Semaphore;
 pub use shm::{Shared, ShmSafe};
