@@ -13,7 +13,7 @@ use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
 use workbook::ch05_sync::futex::{self, Wake};
 use workbook::ch05_sync::{
-    Barrier, Condition, Event, Lock, RLock, Semaphore, Shared, ShmSafe, SyncError,
+    Barrier, Condition, ConditionLock, Event, Lock, RLock, Semaphore, Shared, ShmSafe, SyncError,
 };
 
 const LONG: Option<Duration> = Some(Duration::from_secs(5));
@@ -1046,6 +1046,46 @@ fn ex6_wait_for_a_queue_to_fill() {
         )
     });
     assert_eq!((consumed, sum), (20, 210));
+}
+
+/// Python's `Condition(lock)` over a plain `Lock`: the condition knows its holder, and
+/// the queue scenario works the same.
+#[test]
+fn ex6_a_condition_over_a_plain_lock() {
+    let (refused, consumed) = isolated(|| {
+        let cond = Condition::with_lock(ConditionLock::Lock(Lock::new().unwrap())).unwrap();
+        let refused = debug((
+            cond.wait(Some(Duration::ZERO)),
+            cond.notify(1),
+            cond.is_mine(),
+        ));
+        let shared = counters();
+        let produced = &shared.a;
+        let mut consumer = spawn(|| {
+            assert!(cond.acquire(LONG).unwrap());
+            for taken in 0..5 {
+                assert!(cond
+                    .wait_for(|| produced.load(Ordering::SeqCst) > taken, LONG)
+                    .unwrap());
+            }
+            cond.release().unwrap();
+            shared.b.store(5, Ordering::SeqCst);
+        });
+        for _ in 0..5 {
+            assert!(cond.acquire(LONG).unwrap());
+            produced.fetch_add(1, Ordering::SeqCst);
+            cond.notify_all().unwrap();
+            cond.release().unwrap();
+        }
+        assert_eq!(reap(&mut consumer), ExitStatus::Exited(0));
+        (refused, shared.b.load(Ordering::SeqCst))
+    });
+    let not_owner = SyncError::NotOwner;
+    assert_eq!(
+        refused,
+        debug((Err::<bool, _>(not_owner), Err::<(), _>(not_owner), false))
+    );
+    assert_eq!(consumed, 5);
 }
 
 // ---- Exercise 7: RobustLock ------------------------------------------------------------------

@@ -4,48 +4,123 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::SyncError;
-use crate::rlock::RLock;
+use crate::lock::Lock;
+use crate::rlock::{current_thread, RLock};
 use crate::shm::{Shared, ShmSafe};
 
 /// The sequence number waiters sleep on, in shared memory: every notify changes it.
+/// With a plain [`Lock`], also the thread that holds it.
 #[repr(C)]
 pub struct ConditionState {
     sequence: AtomicU32,
+    holder: AtomicU32,
 }
 
-// Safety: repr(C), no pointers, one atomic.
+// Safety: repr(C), no pointers, atomics only.
 unsafe impl ShmSafe for ConditionState {}
 
-/// Python's `multiprocessing.Condition`: a lock (an [`RLock`], as Python's default)
-/// and a way to sleep until another process notifies. `wait` and `notify` need the
-/// lock held by the caller; without it they are `NotOwner`.
+/// The lock under a [`Condition`].
+pub enum ConditionLock {
+    /// A re-entrant lock, Python's default.
+    RLock(RLock),
+    /// A plain lock; a `Lock` has no owner, so the condition records who took it
+    /// through the condition.
+    Lock(Lock),
+}
+
+/// Python's `multiprocessing.Condition`: a lock (an [`RLock`] by default, or a plain
+/// [`Lock`]) and a way to sleep until another process notifies. `wait` and `notify`
+/// need the lock held by the caller; without it they are `NotOwner`.
 ///
 /// A `wait` may return without a notify (when another notify races with it): loop on
 /// the predicate, or use [`Condition::wait_for`].
 pub struct Condition {
-    lock: RLock,
+    lock: ConditionLock,
     state: Shared<ConditionState>,
 }
 
 impl Condition {
     /// A condition over a new `RLock`.
     pub fn new() -> Result<Condition, SyncError> {
+        Condition::with_lock(ConditionLock::RLock(RLock::new()?))
+    }
+
+    /// A condition over `lock`, like Python's `Condition(lock)`. Take the lock through
+    /// the condition from then on.
+    pub fn with_lock(lock: ConditionLock) -> Result<Condition, SyncError> {
         Ok(Condition {
-            lock: RLock::new()?,
+            lock,
             state: Shared::new(ConditionState {
                 sequence: AtomicU32::new(0),
+                holder: AtomicU32::new(0),
             })?,
         })
     }
 
-    /// Takes the condition's lock (re-entrant), waiting at most `timeout`.
+    /// Takes the condition's lock (once more, for an `RLock` held already), waiting at
+    /// most `timeout`: `true` when taken.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        self.lock.acquire(timeout)
+        match &self.lock {
+            ConditionLock::RLock(rlock) => rlock.acquire(timeout),
+            ConditionLock::Lock(lock) => {
+                let taken = lock.acquire(timeout)?;
+                if taken {
+                    self.state.holder.store(current_thread(), Ordering::Relaxed);
+                }
+                Ok(taken)
+            }
+        }
     }
 
-    /// Releases the condition's lock once.
+    /// Releases the condition's lock once. A plain `Lock` may be released by any
+    /// process, as in Python; an `RLock` only by its owner.
     pub fn release(&self) -> Result<(), SyncError> {
-        self.lock.release()
+        match &self.lock {
+            ConditionLock::RLock(rlock) => rlock.release(),
+            ConditionLock::Lock(lock) => {
+                self.state.holder.store(0, Ordering::Relaxed);
+                lock.release()
+            }
+        }
+    }
+
+    /// Whether the calling thread holds the condition's lock.
+    pub fn is_mine(&self) -> bool {
+        match &self.lock {
+            ConditionLock::RLock(rlock) => rlock.is_mine(),
+            ConditionLock::Lock(lock) => {
+                lock.is_locked() && self.state.holder.load(Ordering::Relaxed) == current_thread()
+            }
+        }
+    }
+
+    /// Releases the lock completely and returns how deep the caller held it, for
+    /// [`Condition::reacquire`]. `NotOwner` if the caller does not hold it.
+    pub fn release_all(&self) -> Result<u32, SyncError> {
+        match &self.lock {
+            ConditionLock::RLock(rlock) => rlock.release_all(),
+            ConditionLock::Lock(lock) => {
+                if !self.is_mine() {
+                    return Err(SyncError::NotOwner);
+                }
+                self.state.holder.store(0, Ordering::Relaxed);
+                lock.release()?;
+                Ok(1)
+            }
+        }
+    }
+
+    /// Takes the lock back at `depth` (after [`Condition::release_all`]), as long as it
+    /// takes: a waiter must hold the lock again when `wait` returns.
+    pub fn reacquire(&self, depth: u32) -> Result<(), SyncError> {
+        match &self.lock {
+            ConditionLock::RLock(rlock) => rlock.reacquire(depth),
+            ConditionLock::Lock(lock) => {
+                lock.acquire(None)?;
+                self.state.holder.store(current_thread(), Ordering::Relaxed);
+                Ok(())
+            }
+        }
     }
 
     // ANCHOR: wait
@@ -55,9 +130,9 @@ impl Condition {
     /// held, and a notify (which needs the lock) changes it, so the sleep does not start
     /// if one came in between. `NotOwner` if the caller does not hold the lock.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // TODO: read the sequence number first, then `self.lock.release_all()` (it checks
+        // TODO: read the sequence number first, then `self.release_all()` (it checks
         // that you hold the lock), sleep while the number is unchanged
-        // (`crate::futex::wait`), and `self.lock.reacquire(depth)` whatever happened.
+        // (`crate::futex::wait`), and `self.reacquire(depth)` whatever happened.
         todo!(
             "wait on the condition (sequence {}) within {timeout:?}",
             self.state.sequence.load(Ordering::Relaxed)
@@ -68,7 +143,7 @@ impl Condition {
     // ANCHOR: notify
     /// Wakes at most `n` waiters. `NotOwner` if the caller does not hold the lock.
     pub fn notify(&self, n: u32) -> Result<(), SyncError> {
-        // TODO: check the caller holds the lock (`self.lock.is_mine()`), change the
+        // TODO: check the caller holds the lock (`self.is_mine()`), change the
         // sequence number, then wake `n` sleepers on it (`crate::futex::wake`).
         todo!(
             "notify {n} waiters (sequence {})",

@@ -25,7 +25,7 @@ pub mod semaphore;
 pub mod shm;
 
 pub use barrier::Barrier;
-pub use condition::Condition;
+pub use condition::{Condition, ConditionLock};
 pub use error::SyncError;
 pub use event::Event;
 pub use lock::{Lock, LockGuard};
