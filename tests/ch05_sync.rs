@@ -586,6 +586,16 @@ fn ex3_five_processes_share_three_connections() {
                 })
             })
             .collect();
+        // The main process waits for a free slot too, like the notebook's.
+        assert!(
+            sem.acquire(LONG).unwrap(),
+            "the main process never got a slot"
+        );
+        let open = shared.a.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.b.fetch_max(open, Ordering::SeqCst);
+        say(fd, "main process got a slot");
+        shared.a.fetch_sub(1, Ordering::SeqCst);
+        sem.release().unwrap();
         join_all(&mut children);
         let mut lines = transcript.finish();
         lines.push(format!("one release too many: {:?}", sem.release()));
@@ -599,6 +609,7 @@ fn ex3_five_processes_share_three_connections() {
             ]
         })
         .collect();
+    expected.push("main process got a slot".into());
     expected.push("one release too many: Err(TooManyReleases)".into());
     assert_same_lines(&lines, &expected);
     assert!(most <= 3, "{most} connections open at once");
