@@ -9,7 +9,7 @@ use std::thread;
 
 use log::{debug, info, LevelFilter};
 use mpkit::testkit::{
-    assert_same_lines, isolated, proptest_config, reap, say, Redactor, Transcript,
+    assert_same_lines, isolated, proptest_config, reap, say, Gate, Redactor, Transcript,
 };
 use mpkit::{fork_child, ExitStatus};
 use proptest::prelude::*;
@@ -218,13 +218,6 @@ fn ex3_every_line_names_its_process() {
     insta::assert_snapshot!(redactor.lines(&lines).join("\n"));
 }
 
-/// Blocks until every write end of the pipe `fd` reads from is closed.
-fn wait_for_eof(fd: RawFd) {
-    let mut byte = [0u8; 1];
-    // Safety: reads into a live one-byte buffer from an fd this process holds open.
-    while unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) } != 0 {}
-}
-
 /// The line that process `k` writes `j`-th: long enough that two writes per line would
 /// let other processes' lines in between.
 fn payload(k: usize, j: usize, len: usize) -> String {
@@ -237,18 +230,15 @@ fn write_lines(processes: usize, lines: usize, len: usize) -> Vec<String> {
         log_to_fd(transcript.fd().as_raw_fd(), LevelFilter::Info).expect("install the logger");
         // Every child waits at the gate until the last one is forked, so that they all
         // write at once: a child forked alone would finish before the next one starts.
-        let (gate, gate_opener) = nix::unistd::pipe().expect("pipe for the start gate");
-        let (gate, opener) = (gate.as_raw_fd(), gate_opener.as_raw_fd());
+        let mut gate = Gate::new();
+        let ends = gate.ends();
         let mut children = Vec::new();
         for k in 1..=processes {
             let identity = next_child_identity();
             children.push(
                 fork_child(move || {
                     enter_child(record(ProcessKind::Process, identity, None)).unwrap();
-                    // The child's copy of the write end would keep its own gate shut.
-                    // Safety: closes this process's copy of an fd it inherited open.
-                    unsafe { libc::close(opener) };
-                    wait_for_eof(gate);
+                    ends.pass();
                     for j in 0..lines {
                         info!("{}", payload(k, j, len));
                     }
@@ -256,7 +246,7 @@ fn write_lines(processes: usize, lines: usize, len: usize) -> Vec<String> {
                 .expect("fork"),
             );
         }
-        drop(gate_opener);
+        gate.open();
         for child in &mut children {
             assert_eq!(reap(child), ExitStatus::Exited(0));
         }

@@ -5,11 +5,11 @@
 //! names start with the exercise id: `cargo test --test ch02_first_taste ex3`.
 
 use std::cell::RefCell;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mpkit::testkit::{isolated, proptest_config, say, Redactor, Transcript};
+use mpkit::testkit::{isolated, proptest_config, say, Gate, Redactor, Transcript};
 use mpkit::ExitStatus;
 use proptest::prelude::*;
 use rstest::rstest;
@@ -25,33 +25,6 @@ fn my_pid() -> i32 {
 /// Errors cross from the exercise's process to the test as their `Debug` text.
 fn debug<T: std::fmt::Debug>(value: T) -> String {
     format!("{value:?}")
-}
-
-/// A one-byte "go" signal between processes: the reader blocks until the writer writes.
-struct Gate {
-    read_end: std::os::fd::OwnedFd,
-    write_end: std::os::fd::OwnedFd,
-}
-
-impl Gate {
-    fn new() -> Gate {
-        let (read_end, write_end) = nix::unistd::pipe().expect("pipe for a gate");
-        Gate {
-            read_end,
-            write_end,
-        }
-    }
-
-    fn wait_raw(fd: RawFd) {
-        let mut byte = [0u8; 1];
-        // Safety: reads one byte into a live buffer from an fd the gate keeps open.
-        let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
-        assert_eq!(n, 1, "the gate was closed without opening");
-    }
-
-    fn open(&self) {
-        nix::unistd::write(&self.write_end, b"!").expect("open the gate");
-    }
 }
 
 // ---- Exercise 1: start and join ----------------------------------------------------
@@ -120,13 +93,13 @@ fn ex1_a_child_gets_its_name_and_parent() {
 fn ex1_join_waits_for_the_child() {
     let (early, status) = isolated(|| {
         let gate = Gate::new();
-        let gate_fd = gate.read_end.as_raw_fd();
-        let mut p = Process::new(move || Gate::wait_raw(gate_fd));
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || gate_ends.wait());
         p.start().expect("start");
         let early = p
             .join_timeout(Duration::from_millis(50))
             .expect("join_timeout");
-        gate.open();
+        gate.notify();
         (early, p.join().expect("join"))
     });
     assert_eq!(
@@ -199,8 +172,8 @@ fn ex1_joining_from_another_process_is_an_error() {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
         let gate = Gate::new();
-        let gate_fd = gate.read_end.as_raw_fd();
-        let first = Rc::new(RefCell::new(Process::new(move || Gate::wait_raw(gate_fd))));
+        let gate_ends = gate.ends();
+        let first = Rc::new(RefCell::new(Process::new(move || gate_ends.wait())));
         first.borrow_mut().start().expect("start");
         let sibling_copy = Rc::clone(&first);
         let mut second = Process::new(move || {
@@ -209,7 +182,7 @@ fn ex1_joining_from_another_process_is_an_error() {
         });
         second.start().expect("start");
         assert_eq!(second.join().expect("join"), ExitStatus::Exited(0));
-        gate.open();
+        gate.notify();
         let first_status = first.borrow_mut().join().expect("join");
         (transcript.finish(), first_status)
     });
@@ -513,14 +486,14 @@ fn ex5_recv_timeout_waits_then_receives() {
     let (early, late) = isolated(|| {
         let (tx, mut rx) = channel::<String>().expect("channel");
         let gate = Gate::new();
-        let gate_fd = gate.read_end.as_raw_fd();
+        let gate_ends = gate.ends();
         let mut p = Process::new(move || {
-            Gate::wait_raw(gate_fd);
+            gate_ends.wait();
             tx.send(&"done".to_owned()).expect("send");
         });
         p.start().expect("start");
         let early = debug(rx.recv_timeout(Duration::from_millis(50)));
-        gate.open();
+        gate.notify();
         let late = debug(rx.recv_timeout(Duration::from_secs(2)));
         p.join().expect("join");
         (early, late)

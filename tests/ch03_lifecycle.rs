@@ -4,10 +4,10 @@
 //! `--features solutions` to run the same tests against the reference solution. Test
 //! names start with the exercise id: `cargo test --test ch03_lifecycle ex2`.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use mpkit::testkit::{isolated, proptest_config, say, Redactor, Transcript};
+use mpkit::testkit::{isolated, proptest_config, say, Gate, Redactor, Transcript};
 use proptest::prelude::*;
 use rstest::rstest;
 use workbook::ch03_lifecycle::{exit_cleanly_on_sigterm, LifecycleError, Process};
@@ -20,65 +20,6 @@ fn debug<T: std::fmt::Debug>(value: T) -> String {
 fn sleep_forever() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
-    }
-}
-
-/// A one-way, one-byte signal between processes: `wait` blocks until `notify`.
-struct Signal {
-    read_end: OwnedFd,
-    write_end: OwnedFd,
-}
-
-impl Signal {
-    fn new() -> Signal {
-        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
-        Signal {
-            read_end,
-            write_end,
-        }
-    }
-
-    /// For a child: the raw write end, which closures can copy.
-    fn notifier(&self) -> RawFd {
-        self.write_end.as_raw_fd()
-    }
-
-    /// For a child: the raw read end, which closures can copy.
-    fn waiter(&self) -> RawFd {
-        self.read_end.as_raw_fd()
-    }
-
-    fn notify_raw(fd: RawFd) {
-        // Safety: writes one byte from a live buffer to an fd the signal keeps open.
-        assert_eq!(unsafe { libc::write(fd, b"!".as_ptr().cast(), 1) }, 1);
-    }
-
-    fn wait_raw(fd: RawFd) {
-        let mut byte = [0u8; 1];
-        // Safety: reads one byte into a live buffer from an fd the signal keeps open.
-        assert_eq!(unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) }, 1);
-    }
-
-    fn notify(&self) {
-        Signal::notify_raw(self.notifier());
-    }
-
-    /// For the parent, once the child is started: waits for its byte. Dropping our own
-    /// write end first makes a child that dies before notifying an end-of-file, so the
-    /// test fails at once (with the child's stderr) instead of at the deadline.
-    fn wait(self) {
-        let Signal {
-            read_end,
-            write_end,
-        } = self;
-        drop(write_end);
-        let mut byte = [0u8; 1];
-        // Safety: reads one byte into a live buffer from an fd owned here.
-        let n = unsafe { libc::read(read_end.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
-        assert_eq!(
-            n, 1,
-            "the child ended before it was ready (its stderr is below)"
-        );
     }
 }
 
@@ -142,15 +83,15 @@ fn ex1_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
     let (got, lines) = isolated(move || {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let ready = Signal::new();
-        let ready_fd = ready.notifier();
+        let ready = Gate::new();
+        let ready_ends = ready.ends();
         let mut p = Process::new(move || {
             let _guard = Cleanup(fd);
             match ending {
                 "return" => {}
                 "panic" => panic!("on purpose"),
                 _ => {
-                    Signal::notify_raw(ready_fd);
+                    ready_ends.notify();
                     sleep_forever();
                 }
             }
@@ -197,9 +138,9 @@ fn ex2_a_process_never_started_is_not_alive() {
 #[test]
 fn ex2_alive_while_running_then_ended_with_its_code() {
     let answers = isolated(|| {
-        let gate = Signal::new();
-        let gate_fd = gate.waiter();
-        let mut p = Process::new(move || Signal::wait_raw(gate_fd));
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || gate_ends.wait());
         p.start().expect("start");
         let running = (p.is_alive(), p.exitcode());
         gate.notify();
@@ -269,12 +210,12 @@ fn ex3_terminate_ends_a_running_process() {
 #[test]
 fn ex3_kill_ends_a_process_that_ignores_sigterm() {
     let (after_terminate, alive, after_kill) = isolated(|| {
-        let ready = Signal::new();
-        let ready_fd = ready.notifier();
+        let ready = Gate::new();
+        let ready_ends = ready.ends();
         let mut p = Process::new(move || {
             // Safety: setting a signal's disposition to "ignore" runs no code.
             unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
-            Signal::notify_raw(ready_fd);
+            ready_ends.notify();
             sleep_forever();
         });
         p.start().expect("start");
@@ -321,9 +262,9 @@ fn ex3_signals_after_the_end_change_nothing() {
 #[test]
 fn ex4_the_sentinel_polls_readable_when_the_child_ends() {
     let (before_start, early, late, code) = isolated(|| {
-        let gate = Signal::new();
-        let gate_fd = gate.waiter();
-        let mut p = Process::new(move || Signal::wait_raw(gate_fd));
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || gate_ends.wait());
         let before_start = debug(p.sentinel().map(|fd| fd.as_raw_fd()));
         p.start().expect("start");
         let sentinel = p.sentinel().expect("sentinel");
@@ -609,12 +550,12 @@ fn ex5_a_child_that_catches_sigterm_cleans_up_and_exits_0() {
     let (code, lines) = isolated(|| {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let ready = Signal::new();
-        let ready_fd = ready.notifier();
+        let ready = Gate::new();
+        let ready_ends = ready.ends();
         let mut p = Process::new(move || {
             let stop = exit_cleanly_on_sigterm().expect("install the handler");
             let _guard = Cleanup(fd);
-            Signal::notify_raw(ready_fd);
+            ready_ends.notify();
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(1));
             }

@@ -4,11 +4,11 @@
 //! to run the same tests against the reference solution. Test names start with the
 //! exercise id: `cargo test --test ch05_sync ex3`.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Transcript};
+use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Gate, Transcript};
 use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
 use workbook::ch05_sync::futex::{self, Wake};
@@ -37,43 +37,6 @@ unsafe impl ShmSafe for Counters {}
 
 fn counters() -> Shared<Counters> {
     Shared::new(Counters::default()).expect("shared memory")
-}
-
-/// A start gate: children block on `pass` until the parent opens it by closing the
-/// last write end, so they all start at once. Each child closes its inherited copy.
-struct Gate {
-    read_end: OwnedFd,
-    write_end: Option<OwnedFd>,
-}
-
-impl Gate {
-    fn new() -> Gate {
-        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
-        Gate {
-            read_end,
-            write_end: Some(write_end),
-        }
-    }
-
-    /// For a child: its end of the gate.
-    fn ends(&self) -> (RawFd, RawFd) {
-        let write_end = self.write_end.as_ref().expect("not open yet").as_raw_fd();
-        (self.read_end.as_raw_fd(), write_end)
-    }
-
-    /// In a child: close our copy of the write end, then block until the gate opens.
-    fn pass((read_end, write_end): (RawFd, RawFd)) {
-        let mut byte = [0u8; 1];
-        // Safety: close and read on fds this process inherited open.
-        unsafe {
-            libc::close(write_end);
-            while libc::read(read_end, byte.as_mut_ptr().cast(), 1) > 0 {}
-        }
-    }
-
-    fn open(&mut self) {
-        self.write_end = None;
-    }
 }
 
 /// Forks a child that runs `body`; the test joins it with [`join_all`].
@@ -305,7 +268,7 @@ fn count_with_and_without_the_lock(processes: u64, iterations: u64) -> (u64, u64
         let mut children: Vec<Child> = (0..processes)
             .map(|_| {
                 spawn(|| {
-                    Gate::pass(ends);
+                    ends.pass();
                     for _ in 0..iterations {
                         let _guard = lock.lock().unwrap();
                         let value = shared.a.load(Ordering::Relaxed);
@@ -485,7 +448,7 @@ fn ex3_the_bound_is_exact_under_racing_releases() {
         let mut children: Vec<Child> = (0..8)
             .map(|_| {
                 spawn(|| {
-                    Gate::pass(ends);
+                    ends.pass();
                     if sem.release().is_ok() {
                         shared.a.fetch_add(1, Ordering::SeqCst);
                     }
@@ -528,7 +491,7 @@ fn holders(permits: u32, processes: usize, rounds: usize) -> (u64, bool) {
         let mut children: Vec<Child> = (0..processes)
             .map(|_| {
                 spawn(|| {
-                    Gate::pass(ends);
+                    ends.pass();
                     for _ in 0..rounds {
                         assert!(sem.acquire(LONG).unwrap());
                         let inside = shared.a.fetch_add(1, Ordering::SeqCst) + 1;
@@ -848,7 +811,7 @@ proptest! {
             let mut children: Vec<Child> = (0..processes)
                 .map(|_| {
                     spawn(|| {
-                        Gate::pass(ends);
+                        ends.pass();
                         for _ in 0..iterations {
                             assert!(rlock.acquire(LONG).unwrap() && rlock.acquire(LONG).unwrap());
                             let value = shared.a.load(Ordering::Relaxed);

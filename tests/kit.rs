@@ -240,3 +240,45 @@ fn isolated_exercises_leak_no_file_descriptor() {
     }
     assert_eq!(open_fds(), before);
 }
+
+#[test]
+fn a_gate_opens_for_every_child_and_a_wait_fails_fast_when_nobody_signals() {
+    let lines = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut gate = mpkit::testkit::Gate::new();
+        let ends = gate.ends();
+        let mut children: Vec<_> = (0..3)
+            .map(|k| {
+                fork_child(move || {
+                    ends.pass();
+                    say(fd, &format!("child {k} passed"));
+                })
+                .unwrap()
+            })
+            .collect();
+        gate.open();
+        for child in &mut children {
+            assert_eq!(reap(child), ExitStatus::Exited(0));
+        }
+        transcript.finish()
+    });
+    assert_same_lines(
+        &lines,
+        &["child 0 passed", "child 1 passed", "child 2 passed"],
+    );
+    let started = Instant::now();
+    let message = panic_message_of(|| {
+        isolated(|| {
+            let ready = mpkit::testkit::Gate::new();
+            let mut child = fork_child(|| {}).unwrap();
+            ready.wait();
+            reap(&mut child);
+        })
+    });
+    assert!(message.contains("ended without signalling"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "it waited for the deadline"
+    );
+}

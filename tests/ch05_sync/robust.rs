@@ -311,7 +311,7 @@ fn count_under_a_robust_lock(processes: u64, iterations: u64) -> u64 {
         let mut children: Vec<Child> = (0..processes)
             .map(|_| {
                 spawn(|| {
-                    Gate::pass(ends);
+                    ends.pass();
                     for _ in 0..iterations {
                         let _guard = lock.lock(LONG).unwrap();
                         let value = shared.a.load(Ordering::Relaxed);

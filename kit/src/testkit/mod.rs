@@ -4,13 +4,16 @@
 //!   deadlock in the student's code fails the test in seconds, names the exercise, and
 //!   every process of the exercise is killed and reaped.
 //! - [`Transcript`] collects whole lines that several processes write to one pipe.
+//! - [`Gate`] lets processes wait for each other: a start gate, or one-byte signals.
 //! - [`Redactor`] replaces pids and other run-dependent numbers before a snapshot.
 //! - [`proptest_config`] keeps multi-process properties to a few cases by default.
 
+mod gate;
 mod isolate;
 mod lines;
 mod transcript;
 
+pub use gate::{Gate, GateEnds};
 pub use isolate::{isolated, isolated_with, timeout};
 pub use lines::{assert_same_lines, Redactor};
 pub use transcript::Transcript;
