@@ -54,6 +54,35 @@ fn join_all(children: &mut [Child]) {
     }
 }
 
+/// Makes a primitive with `make`, runs `work` in `processes` children released together
+/// by a start gate, joins them, and returns the shared counters `a`, `b` and `c`.
+fn race<P>(processes: u64, make: impl FnOnce() -> P, work: impl Fn(&P, &Counters)) -> [u64; 3] {
+    isolated(move || {
+        let primitive = make();
+        let shared = counters();
+        let mut gate = Gate::new();
+        let ends = gate.ends();
+        let mut children: Vec<Child> = (0..processes)
+            .map(|_| {
+                spawn(|| {
+                    ends.pass();
+                    work(&primitive, &shared);
+                })
+            })
+            .collect();
+        gate.open();
+        join_all(&mut children);
+        [&shared.a, &shared.b, &shared.c].map(|c| c.load(Ordering::SeqCst))
+    })
+}
+
+/// Adds one to `counter` with a load and a store: two steps another process can come
+/// between, unless a lock keeps it out.
+fn add_one(counter: &AtomicU64) {
+    let value = counter.load(Ordering::Relaxed);
+    counter.store(value + 1, Ordering::Relaxed);
+}
+
 /// CPU time (user + system, in clock ticks of 10 ms) a process has used so far.
 fn cpu_ticks(pid: i32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
@@ -260,34 +289,20 @@ fn ex1_a_guard_releases_on_drop() {
 /// N processes add to two counters with a load and a store: under the lock, and with
 /// no lock at all. Returns (locked total, unlocked total).
 fn count_with_and_without_the_lock(processes: u64, iterations: u64) -> (u64, u64) {
-    isolated(move || {
-        let lock = Lock::new().expect("lock");
-        let shared = counters();
-        let mut gate = Gate::new();
-        let ends = gate.ends();
-        let mut children: Vec<Child> = (0..processes)
-            .map(|_| {
-                spawn(|| {
-                    ends.pass();
-                    for _ in 0..iterations {
-                        let _guard = lock.lock().unwrap();
-                        let value = shared.a.load(Ordering::Relaxed);
-                        shared.a.store(value + 1, Ordering::Relaxed);
-                    }
-                    for _ in 0..iterations {
-                        let value = shared.b.load(Ordering::Relaxed);
-                        shared.b.store(value + 1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        gate.open();
-        join_all(&mut children);
-        (
-            shared.a.load(Ordering::SeqCst),
-            shared.b.load(Ordering::SeqCst),
-        )
-    })
+    let [locked, unlocked, _] = race(
+        processes,
+        || Lock::new().expect("lock"),
+        |lock, shared| {
+            for _ in 0..iterations {
+                let _guard = lock.lock().unwrap();
+                add_one(&shared.a);
+            }
+            for _ in 0..iterations {
+                add_one(&shared.b);
+            }
+        },
+    );
+    (locked, unlocked)
 }
 
 proptest! {
@@ -439,27 +454,23 @@ fn ex3_an_unbounded_semaphore_grows() {
 /// win. (CPython checks the bound and then increments: both can pass the check.)
 #[test]
 fn ex3_the_bound_is_exact_under_racing_releases() {
-    let (wins, value) = isolated(|| {
+    let make = || {
         let sem = Semaphore::bounded(2).expect("semaphore");
         assert!(sem.acquire(None).unwrap() && sem.acquire(None).unwrap());
-        let shared = counters();
-        let mut gate = Gate::new();
-        let ends = gate.ends();
-        let mut children: Vec<Child> = (0..8)
-            .map(|_| {
-                spawn(|| {
-                    ends.pass();
-                    if sem.release().is_ok() {
-                        shared.a.fetch_add(1, Ordering::SeqCst);
-                    }
-                })
-            })
-            .collect();
-        gate.open();
-        join_all(&mut children);
-        (shared.a.load(Ordering::SeqCst), sem.value())
+        sem
+    };
+    let [wins, highest, _] = race(8, make, |sem, shared| {
+        if sem.release().is_ok() {
+            shared.a.fetch_add(1, Ordering::SeqCst);
+        }
+        // The highest value any process saw: never above the bound.
+        shared.b.fetch_max(u64::from(sem.value()), Ordering::SeqCst);
     });
-    assert_eq!((wins, value), (2, 2));
+    assert_eq!(
+        (wins, highest),
+        (2, 2),
+        "two releases fit under the bound, and no more"
+    );
 }
 
 /// Block, then release: a process waits (without spinning) for the value to rise.
@@ -483,35 +494,20 @@ fn ex3_acquire_waits_for_a_release() {
 /// Holders inside the critical section: the most ever seen at once, and whether the
 /// count ever went below zero.
 fn holders(permits: u32, processes: usize, rounds: usize) -> (u64, bool) {
-    isolated(move || {
-        let sem = Semaphore::new(permits).expect("semaphore");
-        let shared = counters();
-        let mut gate = Gate::new();
-        let ends = gate.ends();
-        let mut children: Vec<Child> = (0..processes)
-            .map(|_| {
-                spawn(|| {
-                    ends.pass();
-                    for _ in 0..rounds {
-                        assert!(sem.acquire(LONG).unwrap());
-                        let inside = shared.a.fetch_add(1, Ordering::SeqCst) + 1;
-                        shared.b.fetch_max(inside, Ordering::SeqCst);
-                        std::thread::yield_now();
-                        if shared.a.fetch_sub(1, Ordering::SeqCst) == 0 {
-                            shared.c.store(1, Ordering::SeqCst);
-                        }
-                        sem.release().unwrap();
-                    }
-                })
-            })
-            .collect();
-        gate.open();
-        join_all(&mut children);
-        (
-            shared.b.load(Ordering::SeqCst),
-            shared.c.load(Ordering::SeqCst) == 1,
-        )
-    })
+    let make = || Semaphore::new(permits).expect("semaphore");
+    let [_, most, negative] = race(processes as u64, make, |sem, shared| {
+        for _ in 0..rounds {
+            assert!(sem.acquire(LONG).unwrap());
+            let inside = shared.a.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.b.fetch_max(inside, Ordering::SeqCst);
+            std::thread::yield_now();
+            if shared.a.fetch_sub(1, Ordering::SeqCst) == 0 {
+                shared.c.store(1, Ordering::SeqCst);
+            }
+            sem.release().unwrap();
+        }
+    });
+    (most, negative == 1)
 }
 
 proptest! {
@@ -803,28 +799,13 @@ proptest! {
     /// Nested acquisitions protect the counter as well as one does.
     #[test]
     fn ex5_a_counter_under_a_nested_rlock_loses_no_update(processes in 1u64..=6, iterations in 0u64..1000) {
-        let total = isolated(move || {
-            let rlock = RLock::new().expect("rlock");
-            let shared = counters();
-            let mut gate = Gate::new();
-            let ends = gate.ends();
-            let mut children: Vec<Child> = (0..processes)
-                .map(|_| {
-                    spawn(|| {
-                        ends.pass();
-                        for _ in 0..iterations {
-                            assert!(rlock.acquire(LONG).unwrap() && rlock.acquire(LONG).unwrap());
-                            let value = shared.a.load(Ordering::Relaxed);
-                            shared.a.store(value + 1, Ordering::Relaxed);
-                            rlock.release().unwrap();
-                            rlock.release().unwrap();
-                        }
-                    })
-                })
-                .collect();
-            gate.open();
-            join_all(&mut children);
-            shared.a.load(Ordering::SeqCst)
+        let [total, _, _] = race(processes, || RLock::new().expect("rlock"), |rlock, shared| {
+            for _ in 0..iterations {
+                assert!(rlock.acquire(LONG).unwrap() && rlock.acquire(LONG).unwrap());
+                add_one(&shared.a);
+                rlock.release().unwrap();
+                rlock.release().unwrap();
+            }
         });
         prop_assert_eq!(total, processes * iterations);
     }

@@ -302,28 +302,15 @@ fn ex7_locking_twice_from_one_thread_is_an_error_not_a_deadlock() {
 /// N processes add to a counter with a load and a store under a RobustLock; returns
 /// the total.
 fn count_under_a_robust_lock(processes: u64, iterations: u64) -> u64 {
-    isolated(move || {
-        use workbook::ch05_sync::robust::RobustLock;
-        let lock = RobustLock::new().expect("robust lock");
-        let shared = counters();
-        let mut gate = Gate::new();
-        let ends = gate.ends();
-        let mut children: Vec<Child> = (0..processes)
-            .map(|_| {
-                spawn(|| {
-                    ends.pass();
-                    for _ in 0..iterations {
-                        let _guard = lock.lock(LONG).unwrap();
-                        let value = shared.a.load(Ordering::Relaxed);
-                        shared.a.store(value + 1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        gate.open();
-        join_all(&mut children);
-        shared.a.load(Ordering::SeqCst)
-    })
+    use workbook::ch05_sync::robust::RobustLock;
+    let make = || RobustLock::new().expect("robust lock");
+    let [total, _, _] = race(processes, make, |lock, shared| {
+        for _ in 0..iterations {
+            let _guard = lock.lock(LONG).unwrap();
+            add_one(&shared.a);
+        }
+    });
+    total
 }
 
 proptest! {
