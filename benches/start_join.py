@@ -13,27 +13,18 @@ stdout, a JSON object with the figures in microseconds; nothing else goes to std
 
 import argparse
 import json
-import math
 import multiprocessing
 import platform
 import sys
 import time
+
+from bench_common import quantile
 
 JOIN_DEADLINE_S = 5.0
 
 
 def noop():
     """The child's target: does nothing, so only starting and joining are measured."""
-
-
-def quantile(sorted_values, q):
-    """Linear interpolation between closest ranks (numpy's default); the Rust side uses
-    the same rule, so q=0.5 is the usual median (the mean of the two middle values)."""
-    pos = q * (len(sorted_values) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    frac = pos - lo
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac
 
 
 def start_join_once(ctx):
