@@ -40,9 +40,9 @@ Commands:
               or another panic, and never passes by accident
             - a chapter's crates depend on no skeleton, only on other chapters'
               solutions
-            - with every skeleton filled in from its solution, the whole suite
-              passes as a student runs it (plain `cargo test`), and with only
-              exercises 1..=N of a chapter filled in, the tests of 1..=N pass
+            - with every skeleton's src/ replaced by its solution's, the whole
+              suite passes as a student runs it (plain `cargo test`), and with
+              only exercises 1..=N of a chapter filled in, the tests of 1..=N pass
             - every {{#include}} in book/src resolves to non-empty text
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around
@@ -60,8 +60,8 @@ Commands:
           against your chapters to show which exercises pass so far.
 
 Options:
-  --chapter NAME   check/start/skeletons: only this chapter (e.g. ch02_first_taste or ch02);
-                   may be given more than once
+  --chapter NAME   check/start/skeletons: only this chapter (e.g. ch02_first_taste
+                   or ch02); may be given more than once
   --timeout SECS   check/start: wall-clock limit of one run of a test executable
                    (default 600); a test still running then is killed and reported,
                    and the tests after it run again without it
