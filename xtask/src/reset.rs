@@ -63,8 +63,22 @@ pub fn reset(root: &Path, chapter: &Chapter, exercise: &str) -> Result<Vec<Strin
             relative(root, &backup)
         ));
     }
-    fs::write(&path, skeleton).map_err(|e| format!("writing {shown}: {e}"))?;
-    said.push(format!("{shown}: {id} is back to its skeleton"));
+    let io = |e: std::io::Error| format!("writing {shown}: {e}");
+    fs::create_dir_all(path.parent().expect("a file has a parent")).map_err(io)?;
+    fs::write(&path, skeleton).map_err(io)?;
+    let mut also: Vec<&str> = exercises
+        .iter()
+        .filter(|(other, f)| **other != id && f.path == file.path)
+        .map(|(other, _)| other.as_str())
+        .collect();
+    also.insert(0, &id);
+    said.push(format!(
+        "{shown}: {} back to the skeleton",
+        match also.as_slice() {
+            [one] => format!("{one} is"),
+            many => format!("{} are", many.join(" and ")),
+        }
+    ));
     Ok(said)
 }
 
