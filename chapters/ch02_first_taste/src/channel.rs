@@ -82,8 +82,9 @@ impl<T: DeserializeOwned> Receiver<T> {
     }
 
     /// Receives the next message, waiting at most `timeout`: `Timeout` when none came.
+    /// A timeout too long to have a deadline (`Duration::MAX`) waits as long as it takes.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, ChannelError> {
-        self.recv_until(Some(Instant::now() + timeout))
+        self.recv_until(mpkit::deadline_after(Some(timeout)))
     }
 
     // ANCHOR: recv_until
