@@ -6,7 +6,7 @@
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Gate, Transcript};
 use mpkit::{fork_child, Child, ExitStatus};
@@ -89,6 +89,60 @@ fn cpu_ticks(pid: i32) -> u64 {
     let rest = stat.rsplit(')').next().expect("comm ends with )");
     let fields: Vec<&str> = rest.split_whitespace().collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The scheduler's state letter for a process, from `/proc/<pid>/stat`: 'R' running or
+/// runnable, 'S' asleep (in a futex wait, say), 'T' stopped, 'Z' ended; '?' once reaped.
+fn proc_state(pid: i32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = stat.rsplit(')').next()?;
+            rest.trim_start().chars().next()
+        })
+        .unwrap_or('?')
+}
+
+/// Polls until `ready()` holds; panics naming `what` after 5 s, or as soon as one of
+/// `children` has ended (its stderr then explains why).
+fn until(what: &str, children: &mut [Child], mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ready() {
+        for child in children.iter_mut() {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                panic!("a child ended ({status}) before {what} (its stderr is below)");
+            }
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Polls until `child` sleeps in the kernel, or has ended (then its answer tells why).
+fn until_asleep(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_state(child.pid()) != 'S' && child.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "pid {} never slept", child.pid());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Block, then release, with a timeout of `Duration::MAX`, whose deadline `Instant`
+/// cannot represent: it means "no deadline", never a panic. `block` runs in a child,
+/// which must fall asleep; `release` then lets it go, and the child must end at once.
+/// Returns the line the child said: what `block` returned.
+fn forever_then_release(block: impl FnOnce() -> String, release: impl FnOnce()) -> Vec<String> {
+    let transcript = Transcript::new();
+    let fd = transcript.fd().as_raw_fd();
+    let mut child = spawn(|| say(fd, &block()));
+    until_asleep(&mut child);
+    release();
+    assert_eq!(
+        reap(&mut child),
+        ExitStatus::Exited(0),
+        "the child failed (its stderr is below)"
+    );
+    transcript.finish()
 }
 
 // ---- Given: shared memory and futexes --------------------------------------------------
@@ -720,6 +774,60 @@ fn ex4_a_panicking_action_breaks_the_round() {
     assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
 }
 
+/// Python's `Barrier(parties, action, timeout)`: the barrier's own timeout applies to
+/// every `wait` that gives none, and breaks the barrier as the wait's own would.
+#[test]
+fn ex4_the_barriers_timeout_applies_to_a_wait_without_one() {
+    let (lines, elapsed, timeouts) = isolated(|| {
+        let default = Some(Duration::from_millis(100));
+        let barrier = Barrier::with_timeout(3, None, default).expect("barrier");
+        let timeouts = debug((Barrier::new(2, None).unwrap().timeout(), barrier.timeout()));
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let started = Instant::now();
+        let mut children: Vec<Child> = (0..2)
+            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(None)))))
+            .collect();
+        join_all(&mut children);
+        let elapsed = started.elapsed().as_millis() as u64;
+        (transcript.finish(), elapsed, timeouts)
+    });
+    assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
+    assert!(
+        elapsed >= 100,
+        "broken after {elapsed} ms, before the 100 ms default"
+    );
+    assert_eq!(
+        timeouts,
+        debug((None::<Duration>, Some(Duration::from_millis(100))))
+    );
+}
+
+/// A wait that gives a timeout of its own is not cut short by the barrier's.
+#[test]
+fn ex4_a_waits_own_timeout_overrides_the_barriers() {
+    let (lines, broken) = isolated(|| {
+        let barrier =
+            Barrier::with_timeout(2, None, Some(Duration::from_millis(20))).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut first = spawn(|| say(fd, &format!("first: {:?}", barrier.wait(LONG))));
+        until(
+            "the first waiter arrived",
+            std::slice::from_mut(&mut first),
+            || barrier.n_waiting() == 1,
+        );
+        // Fifteen times the barrier's timeout: its waiter would have broken it by now.
+        std::thread::sleep(Duration::from_millis(300));
+        let broken = barrier.broken();
+        say(fd, &format!("second: {:?}", barrier.wait(LONG)));
+        assert_eq!(reap(&mut first), ExitStatus::Exited(0));
+        (transcript.finish(), broken)
+    });
+    assert_same_lines(&lines, &["first: Ok(0)", "second: Ok(1)"]);
+    assert!(!broken, "the barrier's 20 ms cut a 5 s wait short");
+}
+
 // ---- Exercise 5: RLock -----------------------------------------------------------------------
 
 #[test]
@@ -1042,6 +1150,12 @@ fn ex6_a_condition_over_a_plain_lock() {
     );
     assert_eq!(consumed, 5);
 }
+
+include!("ch05_sync/condition.rs");
+
+// ---- Timeouts of Duration::MAX, in every exercise ------------------------------------------
+
+include!("ch05_sync/forever.rs");
 
 // ---- Exercise 7: RobustLock ------------------------------------------------------------------
 
