@@ -225,6 +225,33 @@ fn given_a_futex_wait_ends_at_its_deadline() {
 }
 
 /// A private futex never reaches another process: the library must never use one.
+/// Every misuse has a message that says what went wrong.
+#[test]
+fn given_every_sync_error_says_what_went_wrong() {
+    let messages: Vec<String> = [
+        SyncError::NotLocked,
+        SyncError::NotOwner,
+        SyncError::TooManyReleases,
+        SyncError::Broken,
+        SyncError::TooManyWaiters,
+        SyncError::Os(nix::errno::Errno::EINVAL),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(
+        messages,
+        [
+            "release of an unlocked lock",
+            "the lock is not held by this thread",
+            "semaphore released too many times",
+            "the barrier is broken",
+            "too many waiters on the condition (at most 128)",
+            "system call failed: EINVAL: Invalid argument",
+        ]
+    );
+}
+
 #[test]
 fn given_no_private_futex_anywhere_in_the_library() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -772,6 +799,74 @@ fn ex4_a_panicking_action_breaks_the_round() {
         transcript.finish()
     });
     assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
+}
+
+/// What a barrier tells about itself: its parties (at least one: a barrier of 0 parties
+/// is one of 1, whose every wait passes at once), its action, and how many wait now.
+#[test]
+fn ex4_a_barrier_reports_parties_action_and_waiters() {
+    let answers = isolated(|| {
+        let barrier = Barrier::new(3, Some(Box::new(|| {}))).expect("barrier");
+        let plain = Barrier::new(0, None).expect("barrier");
+        let described = (
+            barrier.parties(),
+            barrier.has_action(),
+            plain.parties(),
+            plain.has_action(),
+            plain.wait(Some(Duration::ZERO)),
+        );
+        let mut counts = vec![barrier.n_waiting()];
+        let mut children = Vec::new();
+        for k in 1..=2 {
+            children.push(spawn(|| {
+                barrier.wait(LONG).unwrap();
+            }));
+            until("one more waiter", &mut children, || {
+                barrier.n_waiting() == k
+            });
+            counts.push(barrier.n_waiting());
+        }
+        barrier.wait(LONG).expect("the last party");
+        join_all(&mut children);
+        counts.push(barrier.n_waiting());
+        debug((described, counts))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            (3, true, 1, false, Ok::<u32, SyncError>(0)),
+            vec![0, 1, 2, 0]
+        ))
+    );
+}
+
+/// Block, then release: Python's `reset()` sends the processes waiting now away with
+/// `Broken`; the next round works.
+#[test]
+fn ex4_reset_releases_the_waiters_with_broken() {
+    let (lines, broken, again) = isolated(|| {
+        let barrier = Barrier::new(2, None).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG))));
+        until(
+            "the waiter arrived",
+            std::slice::from_mut(&mut child),
+            || barrier.n_waiting() == 1,
+        );
+        barrier.reset().expect("reset");
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        let broken = barrier.broken();
+        let mut child = spawn(|| {
+            barrier.wait(LONG).unwrap();
+        });
+        let again = debug(barrier.wait(LONG).map(|index| index < 2));
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (transcript.finish(), broken, again)
+    });
+    assert_eq!(lines, ["Err(Broken)"]);
+    assert!(!broken, "reset left the barrier broken");
+    assert_eq!(again, "Ok(true)");
 }
 
 /// Python's `Barrier(parties, action, timeout)`: the barrier's own timeout applies to

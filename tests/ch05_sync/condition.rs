@@ -309,3 +309,40 @@ fn ex6_too_many_waiters_is_an_error_and_slots_are_freed() {
         ))
     );
 }
+
+/// Over a plain `Lock`, holding the lock is not enough: the condition knows which
+/// thread took it, and another process is `NotOwner` while one holds it.
+#[test]
+fn ex6_over_a_plain_lock_only_the_holder_may_wait_and_notify() {
+    let answers = isolated(|| {
+        let cond = Condition::with_lock(ConditionLock::Lock(Lock::new().unwrap())).unwrap();
+        assert!(cond.acquire(None).unwrap());
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut child = spawn(|| {
+            let answers = (
+                cond.is_mine(),
+                cond.notify(1),
+                cond.wait(Some(Duration::ZERO)),
+            );
+            say(fd, &debug(answers));
+        });
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        let mine = cond.is_mine();
+        cond.release().unwrap();
+        (transcript.finish(), mine, cond.is_mine())
+    });
+    let not_owner = SyncError::NotOwner;
+    assert_eq!(
+        answers,
+        (
+            vec![debug((
+                false,
+                Err::<(), _>(not_owner),
+                Err::<bool, _>(not_owner)
+            ))],
+            true,
+            false
+        )
+    );
+}
