@@ -129,14 +129,17 @@ fn until_asleep(child: &mut Child) {
 
 /// Block, then release, with a timeout of `Duration::MAX`, whose deadline `Instant`
 /// cannot represent: it means "no deadline", never a panic. `block` runs in a child,
-/// which must fall asleep; `release` then lets it go, and the child must end at once.
-/// Returns the line the child said: what `block` returned.
-fn forever_then_release(block: impl FnOnce() -> String, release: impl FnOnce()) -> Vec<String> {
+/// which must fall asleep; `release` (given the child) then lets it go, and the child
+/// must end at once. Returns the line the child said: what `block` returned.
+fn forever_then_release(
+    block: impl FnOnce() -> String,
+    release: impl FnOnce(&mut Child),
+) -> Vec<String> {
     let transcript = Transcript::new();
     let fd = transcript.fd().as_raw_fd();
     let mut child = spawn(|| say(fd, &block()));
     until_asleep(&mut child);
-    release();
+    release(&mut child);
     assert_eq!(
         reap(&mut child),
         ExitStatus::Exited(0),

@@ -240,6 +240,26 @@ fn ex6_wait_restores_the_rlock_depth() {
     );
 }
 
+/// Polls until `ready()` holds; panics after 5 s, or passes on the panic of a thread
+/// of `threads` that ended (a `todo!()` in a thread would otherwise go unseen).
+fn until_threads<T: std::fmt::Debug>(
+    what: &str,
+    threads: &mut Vec<std::thread::ScopedJoinHandle<'_, T>>,
+    mut ready: impl FnMut() -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ready() {
+        if let Some(ended) = threads.iter().position(|thread| thread.is_finished()) {
+            match threads.swap_remove(ended).join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(early) => panic!("a thread returned {early:?} before {what}"),
+            }
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// MAX_WAITERS waits at once fit; one more is `TooManyWaiters`, with the lock still
 /// held and nothing changed. Every way out of a wait frees its slot: more than
 /// MAX_WAITERS timed-out, and then notified, waits in a row all fit.
@@ -249,7 +269,7 @@ fn ex6_too_many_waiters_is_an_error_and_slots_are_freed() {
         let cond = Condition::new().expect("condition");
         let queued = AtomicU64::new(0);
         let (refused, mine, full) = std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..MAX_WAITERS)
+            let mut threads: Vec<_> = (0..MAX_WAITERS)
                 .map(|_| {
                     scope.spawn(|| {
                         assert!(cond.acquire(LONG).unwrap());
@@ -260,7 +280,7 @@ fn ex6_too_many_waiters_is_an_error_and_slots_are_freed() {
                     })
                 })
                 .collect();
-            until("every thread queued up", &mut [], || {
+            until_threads("every thread queued up", &mut threads, || {
                 queued.load(Ordering::SeqCst) == MAX_WAITERS as u64
             });
             assert!(cond.acquire(LONG).unwrap());
@@ -280,19 +300,21 @@ fn ex6_too_many_waiters_is_an_error_and_slots_are_freed() {
             .collect();
         cond.release().unwrap();
         let notified = std::thread::scope(|scope| {
-            let waiter = scope.spawn(|| {
+            let mut waiter = vec![scope.spawn(|| {
                 assert!(cond.acquire(LONG).unwrap());
                 let woken: Vec<_> = (0..=MAX_WAITERS).map(|_| cond.wait(LONG)).collect();
                 cond.release().unwrap();
                 woken
-            });
+            })];
             for _ in 0..=MAX_WAITERS {
-                until("the thread waits again", &mut [], || cond.n_waiting() == 1);
+                until_threads("the thread waits again", &mut waiter, || {
+                    cond.n_waiting() == 1
+                });
                 assert!(cond.acquire(LONG).unwrap());
                 cond.notify(1).unwrap();
                 cond.release().unwrap();
             }
-            waiter.join().unwrap()
+            waiter.pop().unwrap().join().unwrap()
         });
         let not_notified = notified.iter().filter(|woken| **woken != Ok(true)).count();
         debug((refused, mine, full, timed_out, not_notified, cond.n_waiting()))

@@ -13,7 +13,7 @@ fn ex1_a_timeout_of_duration_max_waits_for_the_lock() {
         assert!(lock.acquire(None).unwrap());
         let mut lines = forever_then_release(
             || format!("acquire: {:?}", lock.acquire(FOREVER)),
-            || lock.release().unwrap(),
+            |_| lock.release().unwrap(),
         );
         // The child took the lock and left it locked (a Lock has no owner).
         assert!(lock.is_locked());
@@ -22,7 +22,7 @@ fn ex1_a_timeout_of_duration_max_waits_for_the_lock() {
                 let guard = lock.lock_timeout(Duration::MAX);
                 format!("lock_timeout: {:?}", guard.map(|g| g.is_some()))
             },
-            || lock.release().unwrap(),
+            |_| lock.release().unwrap(),
         ));
         lines.push(format!("unlocked after the guard: {}", !lock.is_locked()));
         lines
@@ -43,7 +43,7 @@ fn ex2_a_timeout_of_duration_max_waits_for_the_event() {
         let event = Event::new().expect("event");
         forever_then_release(
             || format!("wait: {:?}", event.wait(FOREVER)),
-            || event.set(),
+            |_| event.set(),
         )
     });
     assert_eq!(lines, ["wait: Ok(true)"]);
@@ -55,7 +55,7 @@ fn ex3_a_timeout_of_duration_max_waits_for_a_release() {
         let sem = Semaphore::new(0).expect("semaphore");
         let mut lines = forever_then_release(
             || format!("acquire: {:?}", sem.acquire(FOREVER)),
-            || sem.release().unwrap(),
+            |_| sem.release().unwrap(),
         );
         lines.push(format!("value: {}", sem.value()));
         lines
@@ -70,12 +70,12 @@ fn ex4_a_timeout_of_duration_max_waits_for_the_round() {
         let given = Barrier::new(2, None).expect("barrier");
         let mut lines = forever_then_release(
             || format!("given: {:?}", given.wait(FOREVER)),
-            || assert_eq!(given.wait(FOREVER), Ok(1)),
+            |_| assert_eq!(given.wait(FOREVER), Ok(1)),
         );
         let default = Barrier::with_timeout(2, None, FOREVER).expect("barrier");
         lines.extend(forever_then_release(
             || format!("default: {:?}", default.wait(None)),
-            || assert_eq!(default.wait(None), Ok(1)),
+            |_| assert_eq!(default.wait(None), Ok(1)),
         ));
         lines
     });
@@ -93,7 +93,7 @@ fn ex5_a_timeout_of_duration_max_waits_for_the_rlock() {
                 let released = rlock.release();
                 format!("acquire: {got:?}, release: {released:?}")
             },
-            || {
+            |_| {
                 rlock.release().unwrap();
                 rlock.release().unwrap();
             },
@@ -115,10 +115,12 @@ fn ex6_a_timeout_of_duration_max_waits_for_the_condition() {
                 let released = cond.release();
                 format!("acquire: {got:?}, release: {released:?}")
             },
-            || cond.release().unwrap(),
+            |_| cond.release().unwrap(),
         );
-        let notify_when_queued = || {
-            until("the child waits", &mut [], || cond.n_waiting() == 1);
+        let notify_when_queued = |child: &mut Child| {
+            until("the child waits", std::slice::from_mut(child), || {
+                cond.n_waiting() == 1
+            });
             assert!(cond.acquire(LONG).unwrap());
             shared.a.store(1, Ordering::SeqCst);
             cond.notify(1).unwrap();
@@ -163,7 +165,7 @@ fn ex7_a_timeout_of_duration_max_waits_for_the_robust_lock() {
         let guard = lock.lock(None).expect("lock");
         forever_then_release(
             || format!("lock: {:?}", lock.lock(FOREVER)),
-            move || drop(guard),
+            move |_| drop(guard),
         )
     });
     assert_eq!(lines, ["lock: Ok(RobustGuard { consistent: true })"]);
