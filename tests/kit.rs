@@ -282,3 +282,31 @@ fn a_gate_opens_for_every_child_and_a_wait_fails_fast_when_nobody_signals() {
         "it waited for the deadline"
     );
 }
+
+#[test]
+fn a_failing_property_writes_nothing_into_the_tree() {
+    use proptest::test_runner::{TestCaseError, TestRunner};
+    let config = mpkit::testkit::proptest_config(4);
+    assert!(
+        config.failure_persistence.is_none(),
+        "failure persistence must be off"
+    );
+    // Run a failing property the way `proptest!` does (it sets `source_file` to the
+    // test's file), with the source in a directory of its own: nothing may appear there.
+    let dir = std::env::temp_dir().join(format!("mpkit-no-regressions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("property.rs");
+    std::fs::write(&source, "// a test file\n").unwrap();
+    let mut config = config;
+    config.source_file = Some(Box::leak(source.to_str().unwrap().into()));
+    let result = TestRunner::new(config).run(&(0u32..100), |_| {
+        Err(TestCaseError::fail("fails on purpose"))
+    });
+    let listing: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(result.is_err(), "the property fails");
+    assert_eq!(listing, ["property.rs"], "a regressions file was written");
+}

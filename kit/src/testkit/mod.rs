@@ -49,6 +49,11 @@ pub fn reap(child: &mut Child) -> ExitStatus {
 
 /// Proptest settings for properties whose every case forks processes: `default_cases`
 /// cases unless `PROPTEST_CASES` asks for another number, and a short shrink.
+///
+/// Failure persistence is off: by default proptest writes a `*.proptest-regressions`
+/// file next to a failing test (and, for an integration test, warns that it found no
+/// `lib.rs`). A student's failing exercise must write nothing into their tree; a real
+/// regression is kept as an explicit test case instead.
 pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -59,6 +64,7 @@ pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
         max_shrink_iters: 64,
         // Each case forks: bound the whole shrink, whatever a case costs.
         max_shrink_time: 20_000,
+        failure_persistence: None,
         ..proptest::test_runner::Config::default()
     }
 }
