@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mpkit::testkit::{assert_same_lines, isolated, isolated_with, reap, say, Redactor, Transcript};
 use mpkit::{fork_child, ExitStatus};
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 
 /// Runs `f`, which must panic; returns the panic's message.
 fn panic_message_of(f: impl FnOnce()) -> String {
@@ -309,4 +310,55 @@ fn a_failing_property_writes_nothing_into_the_tree() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(result.is_err(), "the property fails");
     assert_eq!(listing, ["property.rs"], "a regressions file was written");
+}
+
+/// True when this process ignores `signal`.
+fn ignores(signal: Signal) -> bool {
+    let mut set = SigSet::empty();
+    set.add(signal);
+    // Safety: reads this process's disposition of `signal`; installs nothing.
+    let current = unsafe { libc::signal(signal as i32, libc::SIG_IGN) };
+    // Safety: puts back the disposition just read.
+    unsafe { libc::signal(signal as i32, current) };
+    current == libc::SIG_IGN
+}
+
+#[test]
+fn exercises_start_with_default_signal_dispositions_and_an_empty_mask() {
+    // As `nohup`, `cmd &` in a script or `trap '' INT` start the suite: SIGINT ignored.
+    // A blocked SIGTERM in the test thread's mask would be inherited the same way.
+    // Safety: SIG_IGN installs no handler code; the previous disposition is put back below.
+    let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let mut blocked = SigSet::empty();
+    blocked.add(Signal::SIGTERM);
+    let mut old_mask = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut old_mask)).unwrap();
+    let outcome = panic::catch_unwind(|| {
+        isolated(|| {
+            let codes = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1].map(|signal| {
+                let mut child = fork_child(|| sleep_forever()).unwrap();
+                child.signal(signal).unwrap();
+                reap(&mut child).exitcode()
+            });
+            // Inside an exercise, a child keeps its parent's dispositions, as CPython's
+            // fork does: the reset belongs to the sandbox, not to fork_child.
+            // Safety: SIG_IGN installs no handler code.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+            let mut child = fork_child(|| mpkit::exit(ignores(Signal::SIGINT) as i32)).unwrap();
+            (codes, reap(&mut child).exitcode())
+        })
+    });
+    // Safety: puts back the disposition this test found.
+    unsafe { libc::signal(libc::SIGINT, previous) };
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None).unwrap();
+    let (codes, inherited) = outcome.unwrap();
+    assert_eq!(
+        codes,
+        [-2, -15, -10],
+        "SIGINT, SIGTERM, SIGUSR1 end the child"
+    );
+    assert_eq!(
+        inherited, 1,
+        "a child of the exercise inherits an ignored SIGINT"
+    );
 }

@@ -8,7 +8,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::{
+    killpg, pthread_sigmask, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+};
 use nix::unistd::{getpid, pipe2, setpgid, Pid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,10 @@ pub fn timeout() -> Duration {
 ///
 /// Whatever happens, every process of the group is killed and reaped before this
 /// function returns or panics: the suite leaves no zombie and no orphan behind.
+///
+/// The exercise starts with the default disposition of the signals tests send and an
+/// empty signal mask, whatever the test process inherited (see
+/// [`start_with_default_signals`]).
 ///
 /// After one timeout, later calls on the same test thread fail at once: proptest
 /// shrinking a deadlocked property would otherwise wait out the deadline per case.
@@ -73,6 +79,7 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
         }
         QUIET_PANICS.store(true, Ordering::Relaxed);
         let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+        start_with_default_signals();
         let outcome = match panic::catch_unwind(AssertUnwindSafe(body)) {
             Ok(value) => Outcome::Returned(postcard::to_stdvec(&value).expect("encode result")),
             Err(payload) => Outcome::Panicked(panic_message(&*payload)),
@@ -198,6 +205,43 @@ fn read_report(fd: BorrowedFd<'_>, deadline: Instant) -> Result<Report, ReadErro
             n => bytes.extend_from_slice(&buf[..n as usize]),
         }
     }
+}
+
+/// The signals tests send or raise whose default action ends the process, and
+/// `SIGCHLD` (ignored, it would make the kernel reap children before anyone joins them).
+/// `SIGPIPE` stays as it is: Rust's runtime ignores it, as CPython does, so a write to a
+/// closed pipe is an `EPIPE` error, not a death.
+const RESET_SIGNALS: [Signal; 8] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGCHLD,
+];
+
+/// Gives the exercise's process the default disposition of [`RESET_SIGNALS`] and an
+/// empty signal mask.
+///
+/// Why: an ignored disposition (`SIG_IGN`) and the signal mask survive both `fork` and
+/// `exec`, and `nohup`, `cmd &` in a script, `trap '' INT` or a batch grader start
+/// `cargo test` with SIGINT ignored: every process of the suite would inherit it, and a
+/// child sent SIGINT would live on (exit code 0, not -2).
+///
+/// Why here and not in [`fork_child`]: `fork_child` is the library's fork, and a child
+/// keeps its parent's dispositions, as CPython's fork start method does (a program that
+/// ignores SIGINT on purpose expects its workers to ignore it too). What the tests need
+/// is a known starting point for each exercise, whatever started the test process; the
+/// sandbox is that starting point, and everything the exercise forks inherits from it.
+fn start_with_default_signals() {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for signal in RESET_SIGNALS {
+        // Safety: SIG_DFL installs no handler code, so no signal-safety rule is at stake.
+        let _ = unsafe { sigaction(signal, &default) };
+    }
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// Orphans of the exercise (children of a killed process) are re-parented to this
