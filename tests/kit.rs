@@ -362,3 +362,47 @@ fn exercises_start_with_default_signal_dispositions_and_an_empty_mask() {
         "a child of the exercise inherits an ignored SIGINT"
     );
 }
+
+/// Runs one test of this very binary in a process of its own, with `env` and `args`
+/// added; returns whether it passed and what it printed.
+fn run_this_binary(test: &str, env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact"])
+        .args(args)
+        // As libtest runs it, even when this test runs under cargo-nextest.
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the test binary");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn tests_that_fork_refuse_to_run_two_at_a_time_and_say_what_to_do() {
+    let test = "exit_codes_follow_pythons_convention";
+    for (env, args) in [
+        (&[("RUST_TEST_THREADS", "2")][..], &[][..]),
+        (&[("RUST_TEST_THREADS", "1")][..], &["--test-threads=2"][..]),
+        (
+            &[("RUST_TEST_THREADS", "1")][..],
+            &["--test-threads", "3"][..],
+        ),
+    ] {
+        let (passed, output) = run_this_binary(test, env, args);
+        assert!(!passed, "{env:?} {args:?}: it ran\n{output}");
+        assert!(
+            output.contains("run one at a time") && output.contains("RUST_TEST_THREADS=1"),
+            "{env:?} {args:?}: says what to do\n{output}"
+        );
+    }
+    // One at a time, by the environment or by the flag, it runs.
+    for (env, args) in [
+        (&[("RUST_TEST_THREADS", "1")][..], &[][..]),
+        (&[("RUST_TEST_THREADS", "2")][..], &["--test-threads=1"][..]),
+    ] {
+        let (passed, output) = run_this_binary(test, env, args);
+        assert!(passed, "{env:?} {args:?}\n{output}");
+    }
+}

@@ -61,6 +61,18 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     body: impl FnOnce() -> T,
 ) -> T {
     let exercise = thread::current().name().unwrap_or("exercise").to_owned();
+    let at_once = tests_at_once();
+    if at_once > 1 && !in_forked_child() {
+        panic!(
+            "{exercise}: this test forks, and libtest runs {at_once} tests at a time in this \
+             process (RUST_TEST_THREADS or --test-threads). Tests that fork must run one at \
+             a time: a fork made while another test runs copies that test's pipe ends and \
+             locks into this exercise, so end-of-file comes late and counts go wrong. Run \
+             with RUST_TEST_THREADS=1 (`.cargo/config.toml` sets it for cargo run inside \
+             the repository) and without --test-threads, or with `cargo nextest run`, \
+             which gives each test a process of its own."
+        );
+    }
     if let Some(first) = TIMED_OUT.with_borrow(Clone::clone) {
         panic!("not run again, as an earlier call of this test timed out: {first}");
     }
@@ -205,6 +217,33 @@ fn read_report(fd: BorrowedFd<'_>, deadline: Instant) -> Result<Report, ReadErro
             n => bytes.extend_from_slice(&buf[..n as usize]),
         }
     }
+}
+
+/// How many tests may run at once in this process, by libtest's own rule: the
+/// `--test-threads` flag, else `RUST_TEST_THREADS`, else the number of CPUs. cargo-nextest
+/// gives every test a process of its own.
+///
+/// Why the configuration and not a count of the threads alive: libtest always has a main
+/// thread besides the test's own, the kit and the tests start reader threads, and the
+/// thread of the previous test may still be finishing; a count would fail a correct run
+/// now and then. The configuration decides whether a second test can run at the same
+/// time, and it is the same on every run.
+fn tests_at_once() -> usize {
+    if std::env::var("NEXTEST_EXECUTION_MODE").as_deref() == Ok("process-per-test") {
+        return 1;
+    }
+    let mut args = std::env::args().skip(1);
+    let mut flag = None;
+    while let Some(arg) = args.next() {
+        if arg == "--test-threads" {
+            flag = args.next();
+        } else if let Some(value) = arg.strip_prefix("--test-threads=") {
+            flag = Some(value.to_owned());
+        }
+    }
+    flag.or_else(|| std::env::var("RUST_TEST_THREADS").ok())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// The signals tests send or raise whose default action ends the process, and
