@@ -5,6 +5,8 @@
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mpkit::testkit::{assert_same_lines, isolated, isolated_with, reap, say, Redactor, Transcript};
@@ -405,4 +407,59 @@ fn tests_that_fork_refuse_to_run_two_at_a_time_and_say_what_to_do() {
         let (passed, output) = run_this_binary(test, env, args);
         assert!(passed, "{env:?} {args:?}\n{output}");
     }
+}
+
+/// Runs `f` and counts the panics, in this process, whose message contains `text`.
+fn count_panics_mentioning<R>(text: &'static str, f: impl FnOnce() -> R) -> (usize, R) {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    COUNT.store(0, Ordering::SeqCst);
+    let previous: Arc<dyn Fn(&panic::PanicHookInfo<'_>) + Send + Sync> = panic::take_hook().into();
+    let chained = previous.clone();
+    panic::set_hook(Box::new(move |info| {
+        if info.to_string().contains(text) {
+            COUNT.fetch_add(1, Ordering::SeqCst);
+        }
+        chained(info)
+    }));
+    let result = f();
+    drop(panic::take_hook());
+    panic::set_hook(Box::new(move |info| previous(info)));
+    (COUNT.load(Ordering::SeqCst), result)
+}
+
+#[test]
+fn a_property_that_times_out_reports_the_input_that_timed_out_once() {
+    use proptest::prelude::*;
+    // Only the first input deadlocks: a shrink that ran its simpler inputs would see
+    // them pass and come back to it. The report must name it, and say why once.
+    let calls = std::cell::RefCell::new(Vec::new());
+    let (panics, message) = count_panics_mentioning("no result within 300ms", || {
+        panic_message_of(|| {
+            proptest!(mpkit::testkit::proptest_config(16), |(processes in 1u64..=6, iterations in 0u64..2000)| {
+                calls.borrow_mut().push((processes, iterations));
+                let first = calls.borrow()[0] == (processes, iterations);
+                isolated_with(Duration::from_millis(300), move || {
+                    if first {
+                        sleep_forever()
+                    }
+                });
+            });
+        })
+    });
+    let calls = calls.into_inner();
+    let (processes, iterations) = calls[0];
+    assert!(
+        message.contains(&format!(
+            "minimal failing input: processes = {processes}, iterations = {iterations}"
+        )),
+        "reports the input that timed out, {:?}: {message}",
+        calls[0]
+    );
+    assert!(message.contains("no result within 300ms"), "{message}");
+    assert!(!message.contains("not run again"), "{message}");
+    assert_eq!(calls.len(), 1, "nothing ran after the timeout: {calls:?}");
+    assert_eq!(
+        panics, 1,
+        "the timeout is told once, in the report: {message}"
+    );
 }

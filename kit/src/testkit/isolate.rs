@@ -15,6 +15,7 @@ use nix::unistd::{getpid, pipe2, setpgid, Pid};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::property::in_property;
 use super::Transcript;
 use crate::child::{panic_message, QUIET_PANICS};
 use crate::{fork_child, in_forked_child, poll_readable, write_all};
@@ -45,8 +46,10 @@ pub fn timeout() -> Duration {
 /// empty signal mask, whatever the test process inherited (see
 /// [`start_with_default_signals`]).
 ///
-/// After one timeout, later calls on the same test thread fail at once: proptest
-/// shrinking a deadlocked property would otherwise wait out the deadline per case.
+/// After one timeout, later calls on the same test thread fail at once (a loop of
+/// exercises would otherwise wait out the deadline each time). In a property that uses
+/// [`proptest_config`](super::proptest_config), later cases are not run at all and
+/// proptest reports the input that timed out.
 ///
 /// What the exercise's processes write to fd 2 (their panic messages among them) is
 /// collected and shown with the test's output: in the failure message, or through
@@ -140,29 +143,45 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
                  never comes)? Every process of the exercise was killed and reaped.{stderr_note}"
             );
             TIMED_OUT.set(Some(message.clone()));
-            panic!("{message}")
+            fail(message)
         }
-        Err(ReadError::Closed) => panic!(
+        Err(ReadError::Closed) => fail(format!(
             "{exercise}: the exercise's process ended without reporting ({}): it was \
              killed, or called exit/_exit itself{stderr_note}",
             sandbox.status().map(|s| s.to_string()).unwrap_or_default()
-        ),
+        )),
     };
     match report.outcome {
-        Outcome::Panicked(message) => panic!("{exercise}: {message}{stderr_note}"),
+        Outcome::Panicked(message) => fail(format!("{exercise}: {message}{stderr_note}")),
         Outcome::Returned(bytes) => {
             if !report.left_behind.is_empty() {
-                panic!(
+                fail(format!(
                     "{exercise}: the exercise returned but left processes behind (every \
                      child must be joined): {}{stderr_note}",
                     report.left_behind.join(", ")
-                );
+                ));
             }
             // Through libtest's capture: shown only when the test fails later.
             eprint!("{stderr}");
             postcard::from_bytes(&bytes).expect("decode the exercise's result")
         }
     }
+}
+
+/// Fails the test with `message`. Inside a property run with the kit's config the
+/// panic skips the panic hook: proptest catches it and tells it once, in its report of
+/// the minimal failing input, instead of once per shrink step.
+#[track_caller]
+fn fail(message: String) -> ! {
+    if in_property() {
+        panic::resume_unwind(Box::new(message))
+    }
+    panic!("{message}")
+}
+
+/// True once an exercise of this thread's test has timed out.
+pub(crate) fn timed_out() -> bool {
+    TIMED_OUT.with_borrow(Option::is_some)
 }
 
 thread_local! {

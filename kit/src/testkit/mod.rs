@@ -11,11 +11,13 @@
 mod gate;
 mod isolate;
 mod lines;
+mod property;
 mod transcript;
 
 pub use gate::{Gate, GateEnds};
 pub use isolate::{isolated, isolated_with, timeout};
 pub use lines::{assert_same_lines, Redactor};
+pub use property::proptest_config;
 pub use transcript::Transcript;
 
 use std::os::fd::{BorrowedFd, RawFd};
@@ -44,27 +46,5 @@ pub fn reap(child: &mut Child) -> ExitStatus {
             timeout()
         ),
         Err(err) => panic!("waiting for child pid {}: {err}", child.pid()),
-    }
-}
-
-/// Proptest settings for properties whose every case forks processes: `default_cases`
-/// cases unless `PROPTEST_CASES` asks for another number, and a short shrink.
-///
-/// Failure persistence is off: by default proptest writes a `*.proptest-regressions`
-/// file next to a failing test (and, for an integration test, warns that it found no
-/// `lib.rs`). A student's failing exercise must write nothing into their tree; a real
-/// regression is kept as an explicit test case instead.
-pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_cases);
-    proptest::test_runner::Config {
-        cases,
-        max_shrink_iters: 64,
-        // Each case forks: bound the whole shrink, whatever a case costs.
-        max_shrink_time: 20_000,
-        failure_persistence: None,
-        ..proptest::test_runner::Config::default()
     }
 }
