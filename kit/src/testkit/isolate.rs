@@ -43,8 +43,8 @@ pub fn timeout() -> Duration {
 /// function returns or panics: the suite leaves no zombie and no orphan behind.
 ///
 /// The exercise starts with the default disposition of the signals tests send and an
-/// empty signal mask, whatever the test process inherited (see
-/// [`start_with_default_signals`]).
+/// empty signal mask, whatever the test process inherited: an ignored SIGINT (from
+/// `nohup` or `trap '' INT`) would otherwise survive into every child.
 ///
 /// After one timeout, later calls on the same test thread fail at once (a loop of
 /// exercises would otherwise wait out the deadline each time). In a property that uses
