@@ -16,9 +16,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::property::in_property;
+use super::stuck::WherePipe;
 use super::Transcript;
-use crate::child::{panic_message, QUIET_PANICS};
-use crate::{fork_child, in_forked_child, poll_readable, write_all};
+use crate::child::{panic_message, take_panic_location, QUIET_PANICS};
+use crate::{fork_child, in_forked_child, poll_readable, requested_exit, write_all};
 
 /// The deadline of one isolated exercise: `WORKBOOK_TIMEOUT_SECS` seconds, 5 by default.
 pub fn timeout() -> Duration {
@@ -54,11 +55,13 @@ pub fn timeout() -> Duration {
 /// What the exercise's processes write to fd 2 (their panic messages among them) is
 /// collected and shown with the test's output: in the failure message, or through
 /// libtest's capture when the test passes.
+#[track_caller]
 pub fn isolated<T: Serialize + DeserializeOwned>(body: impl FnOnce() -> T) -> T {
     isolated_with(timeout(), body)
 }
 
 /// [`isolated`] with an explicit deadline.
+#[track_caller]
 pub fn isolated_with<T: Serialize + DeserializeOwned>(
     timeout: Duration,
     body: impl FnOnce() -> T,
@@ -84,8 +87,9 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
     let reader_fd = reader.as_raw_fd();
     let stderr = Transcript::new();
     let stderr_fd = stderr.fd().as_raw_fd();
+    let mut where_pipe = WherePipe::new();
     let deadline = Instant::now() + timeout;
-    let mut sandbox = fork_child(|| {
+    let sandbox = fork_child(|| {
         // Safety: closes this process's copy of the read end, which nothing here uses,
         // and points fd 2 at the stderr transcript; both fds are open.
         unsafe {
@@ -95,9 +99,17 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
         QUIET_PANICS.store(true, Ordering::Relaxed);
         let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
         start_with_default_signals();
+        where_pipe.install_in_child();
         let outcome = match panic::catch_unwind(AssertUnwindSafe(body)) {
             Ok(value) => Outcome::Returned(postcard::to_stdvec(&value).expect("encode result")),
-            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+            Err(payload) => Outcome::Panicked {
+                message: panic_message(&*payload),
+                // A requested exit is not a panic: it has no location.
+                at: requested_exit(&*payload)
+                    .is_none()
+                    .then(take_panic_location)
+                    .flatten(),
+            },
         };
         let report = Report {
             outcome,
@@ -111,14 +123,30 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
         let mut frame = (bytes.len() as u64).to_le_bytes().to_vec();
         frame.extend_from_slice(&bytes);
         let _ = write_all(writer.as_fd(), &frame);
-    })
-    .unwrap_or_else(|e| panic!("{exercise}: could not fork the exercise's process: {e}"));
+    });
+    // No closure around this panic: it would hide the caller's location.
+    let mut sandbox = match sandbox {
+        Ok(sandbox) => sandbox,
+        Err(e) => panic!("{exercise}: could not fork the exercise's process: {e}"),
+    };
     let pgid = Pid::from_raw(sandbox.pid());
     // Both sides set the group, so it is in place whichever runs first.
     let _ = setpgid(pgid, pgid);
     drop(writer);
+    where_pipe.close_write_end();
 
     let report = read_report(reader.as_fd(), deadline);
+    // Timed out: before the kill, ask each process where it is.
+    let stuck = match report {
+        Err(ReadError::Timeout) => {
+            let running = group_members(pgid)
+                .iter()
+                .filter(|p| p.state != 'Z')
+                .count();
+            where_pipe.ask(pgid, running)
+        }
+        _ => String::new(),
+    };
     // The body has reported: give its process a moment to leave by itself, so its
     // destructors run; then nothing of the group may survive.
     if report.is_ok() {
@@ -140,7 +168,8 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
             let message = format!(
                 "{exercise}: no result within {timeout:?}. A deadlock, or a wait that never \
                  ends (a lock never released, a pipe whose write end is still open so EOF \
-                 never comes)? Every process of the exercise was killed and reaped.{stderr_note}"
+                 never comes)?{stuck}\nEvery process of the exercise was killed and reaped.\
+                 {stderr_note}"
             );
             TIMED_OUT.set(Some(message.clone()));
             fail(message)
@@ -152,7 +181,10 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
         )),
     };
     match report.outcome {
-        Outcome::Panicked(message) => fail(format!("{exercise}: {message}{stderr_note}")),
+        Outcome::Panicked { message, at } => fail(format!(
+            "{exercise}: {}{stderr_note}",
+            with_location(&message, at)
+        )),
         Outcome::Returned(bytes) => {
             if !report.left_behind.is_empty() {
                 fail(format!(
@@ -165,6 +197,16 @@ pub fn isolated_with<T: Serialize + DeserializeOwned>(
             eprint!("{stderr}");
             postcard::from_bytes(&bytes).expect("decode the exercise's result")
         }
+    }
+}
+
+/// `message at file:line:column`; a message of several lines gets the location on a
+/// line of its own.
+fn with_location(message: &str, at: Option<String>) -> String {
+    match at {
+        None => message.to_owned(),
+        Some(at) if message.contains('\n') => format!("{message}\n  at {at}"),
+        Some(at) => format!("{message} at {at}"),
     }
 }
 
@@ -192,7 +234,11 @@ thread_local! {
 #[derive(Serialize, Deserialize)]
 enum Outcome {
     Returned(Vec<u8>),
-    Panicked(String),
+    /// The body panicked: the message, and where (`file:line:column`).
+    Panicked {
+        message: String,
+        at: Option<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]

@@ -12,6 +12,7 @@ mod gate;
 mod isolate;
 mod lines;
 mod property;
+mod stuck;
 mod transcript;
 
 pub use gate::{Gate, GateEnds};
@@ -26,6 +27,7 @@ use crate::{Child, ExitStatus};
 
 /// Writes `line` and a newline to `fd` with one `write(2)`: how test programs print,
 /// in any process. Panics if the write fails.
+#[track_caller]
 pub fn say(fd: RawFd, line: &str) {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
@@ -37,6 +39,7 @@ pub fn say(fd: RawFd, line: &str) {
 
 /// Waits for `child` under the exercise deadline and returns how it ended; panics,
 /// naming the pid, when it is still running at the deadline.
+#[track_caller]
 pub fn reap(child: &mut Child) -> ExitStatus {
     match child.wait_timeout(timeout()) {
         Ok(Some(status)) => status,
