@@ -107,8 +107,11 @@ extern "C" fn tell_where(_: libc::c_int) {
     let errno = unsafe { *libc::__errno_location() };
     let mut record = [0u64; 2 + MAX_FRAMES];
     let mut n = 0;
-    // Safety: walking one's own stack reads memory only; the unsynchronized walk takes
-    // no lock of this crate. The closure writes within the array's bounds.
+    // Safety: the walk reads this thread's own stack and the unwind tables, and takes
+    // no lock of this crate (the synchronized `trace` would). It is not formally
+    // async-signal-safe: the C unwinder may take the loader's lock, so if the code this
+    // handler interrupted held it, this process never answers and is killed after GRACE
+    // like any other. The closure writes within the array's bounds.
     unsafe {
         backtrace::trace_unsynchronized(|frame| {
             record[2 + n] = frame.ip() as u64;
