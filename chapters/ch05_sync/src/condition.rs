@@ -1,4 +1,16 @@
 //! Exercise 6: a condition variable that wakes exactly the waiters it notifies.
+//!
+//! Python promises that `notify(n)` wakes at most `n` of the waiters that were waiting
+//! when it was called (`threading.Condition` wakes them oldest first). One futex word that every notify changes cannot
+//! keep that promise: a waiter that has released the lock but not yet slept sees the
+//! word change and returns too, so `notify(1)` can wake two. So every waiter gets a
+//! word of its own: a *slot* in the condition's shared memory.
+//!
+//! The queue has [`MAX_WAITERS`] slots; one more wait is `TooManyWaiters`. A waiter
+//! killed in its wait never frees its slot: notify skips (and frees) the slots of
+//! processes that no longer exist. Until the dead process is reaped, it still exists
+//! (a zombie), and a notify counts it as one of the `n`: its wake-up goes nowhere.
+//! Python's `notify` waits for good in that case.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +26,7 @@ use crate::rlock::{current_thread, RLock};
 use crate::shm::{Shared, ShmSafe};
 
 /// How many waits may be in progress on one condition at once; one more is
-/// [`SyncError::TooManyWaiters`]. (Python has no limit; 128 slots take 3 KiB.)
+/// [`SyncError::TooManyWaiters`]. (Python has no limit; 128 slots take 2 KiB.)
 pub const MAX_WAITERS: usize = 128;
 
 /// A slot nobody uses.
@@ -30,7 +42,7 @@ const NOTIFIED: u32 = 2;
 /// notify picks it, and back to FREE when its waiter leaves. Every change but the last
 /// one of a notified waiter happens with the condition's lock held.
 #[repr(C)]
-pub struct Slot {
+struct Slot {
     /// `FREE`, `WAITING` or `NOTIFIED`: the futex word the slot's waiter sleeps on.
     state: AtomicU32,
     /// The waiter's process id, so that a notify can skip a waiter that was killed.
@@ -174,8 +186,10 @@ impl Condition {
         }
     }
 
-    /// How many waits are queued and not yet picked by a notify (it may change at once).
+    /// How many waits are queued and not yet picked by a notify (it may change at once;
+    /// with the lock held, only the holder's own notifies and waits change it).
     pub fn n_waiting(&self) -> usize {
+        // Relaxed: a count, not a handshake.
         self.state
             .slots
             .iter()

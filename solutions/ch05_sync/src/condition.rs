@@ -1,4 +1,31 @@
 //! Exercise 6: a condition variable that wakes exactly the waiters it notifies.
+//!
+//! Python promises that `notify(n)` wakes at most `n` of the waiters that were waiting
+//! when it was called (`threading.Condition` wakes them oldest first). One futex word that every notify changes cannot
+//! keep that promise: a waiter that has released the lock but not yet slept sees the
+//! word change and returns too, so `notify(1)` can wake two. So every waiter gets a
+//! word of its own: a *slot* in the condition's shared memory.
+// BEGIN SOLUTION
+//!
+//! - `wait`, with the lock held, claims a free slot, marks it `WAITING` with the next
+//!   ticket (arrival order), releases the lock and sleeps on the slot's word while it
+//!   says `WAITING`.
+//! - `notify(n)`, with the lock held, marks the `n` oldest `WAITING` slots `NOTIFIED`
+//!   and wakes each one's word: only that waiter sleeps there. A waiter that was not
+//!   asleep yet finds its word changed and does not sleep: no wake-up is lost, and
+//!   none goes to anyone else.
+//! - A notified waiter frees its slot and takes the lock back. A waiter whose time ran
+//!   out takes the lock back first and only then frees its slot: a notify that marked
+//!   it in between went to it (the wait returns `true`), and one that comes later finds
+//!   it gone. Python has a race there (a waiter can time out and absorb a notify); here
+//!   the lock decides.
+// END SOLUTION
+//!
+//! The queue has [`MAX_WAITERS`] slots; one more wait is `TooManyWaiters`. A waiter
+//! killed in its wait never frees its slot: notify skips (and frees) the slots of
+//! processes that no longer exist. Until the dead process is reaped, it still exists
+//! (a zombie), and a notify counts it as one of the `n`: its wake-up goes nowhere.
+//! Python's `notify` waits for good in that case.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +41,7 @@ use crate::rlock::{current_thread, RLock};
 use crate::shm::{Shared, ShmSafe};
 
 /// How many waits may be in progress on one condition at once; one more is
-/// [`SyncError::TooManyWaiters`]. (Python has no limit; 128 slots take 3 KiB.)
+/// [`SyncError::TooManyWaiters`]. (Python has no limit; 128 slots take 2 KiB.)
 pub const MAX_WAITERS: usize = 128;
 
 /// A slot nobody uses.
@@ -30,7 +57,7 @@ const NOTIFIED: u32 = 2;
 /// notify picks it, and back to FREE when its waiter leaves. Every change but the last
 /// one of a notified waiter happens with the condition's lock held.
 #[repr(C)]
-pub struct Slot {
+struct Slot {
     /// `FREE`, `WAITING` or `NOTIFIED`: the futex word the slot's waiter sleeps on.
     state: AtomicU32,
     /// The waiter's process id, so that a notify can skip a waiter that was killed.
@@ -174,8 +201,10 @@ impl Condition {
         }
     }
 
-    /// How many waits are queued and not yet picked by a notify (it may change at once).
+    /// How many waits are queued and not yet picked by a notify (it may change at once;
+    /// with the lock held, only the holder's own notifies and waits change it).
     pub fn n_waiting(&self) -> usize {
+        // Relaxed: a count, not a handshake.
         self.state
             .slots
             .iter()
@@ -219,7 +248,8 @@ impl Condition {
         let depth = match self.release_all() {
             Ok(depth) => depth,
             Err(err) => {
-                // Not queued after all: nobody may pick this slot now.
+                // Not queued after all. Relaxed, like every change made with the lock
+                // held: the lock's release and acquire order it for the next holder.
                 slot.state.store(FREE, Ordering::Relaxed);
                 return Err(err);
             }
@@ -252,6 +282,7 @@ impl Condition {
         // no notify can pick the slot in between. A notify that picked it while this
         // waiter waited for the lock counts: it went to this waiter and nobody else.
         self.reacquire(depth)?;
+        // Relaxed: with the lock held, nobody else changes a WAITING slot.
         let last = slot.state.swap(FREE, Ordering::Relaxed);
         Ok(last == NOTIFIED || slept?)
         // END SOLUTION
