@@ -437,7 +437,9 @@ fn ex2_set_releases_every_waiter() {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
         let mut children: Vec<Child> = (0..4)
-            .map(|k| spawn(|| say(fd, &format!("waiter {k}: {:?}", event.wait(LONG)))))
+            // No timeout: only the set can end these waits (a wait that timed out would
+            // also answer true once the event is set).
+            .map(|k| spawn(|| say(fd, &format!("waiter {k}: {:?}", event.wait(None)))))
             .collect();
         std::thread::sleep(Duration::from_millis(300));
         let cpu: u64 = children.iter().map(|c| cpu_ticks(c.pid())).sum();
@@ -466,8 +468,9 @@ fn ex2_some_waits_end_by_set_and_some_by_timeout() {
             .map(|k| {
                 spawn(|| {
                     let patient = k % 2 == 0;
+                    // The patient ones wait without a timeout: only the set ends it.
                     let timeout = if patient {
-                        LONG
+                        None
                     } else {
                         Some(Duration::from_millis(50))
                     };
@@ -564,7 +567,9 @@ fn ex3_acquire_waits_for_a_release() {
         let sem = Semaphore::new(0).expect("semaphore");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut child = spawn(|| say(fd, &format!("acquired: {:?}", sem.acquire(LONG))));
+        // No timeout: only the release can end this wait (one that timed out would
+        // still take the value the release left).
+        let mut child = spawn(|| say(fd, &format!("acquired: {:?}", sem.acquire(None))));
         std::thread::sleep(Duration::from_millis(300));
         let cpu = cpu_ticks(child.pid());
         sem.release().expect("release");
@@ -748,7 +753,8 @@ fn ex4_a_timeout_breaks_the_barrier_until_reset() {
         let barrier = Barrier::new(3, None).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut patient = spawn(|| say(fd, &format!("patient: {:?}", barrier.wait(LONG))));
+        // No timeout: only the impatient one's can end this wait.
+        let mut patient = spawn(|| say(fd, &format!("patient: {:?}", barrier.wait(None))));
         let mut impatient = spawn(|| {
             let result = barrier.wait(Some(Duration::from_millis(100)));
             say(fd, &format!("impatient: {result:?}"));
@@ -779,13 +785,21 @@ fn ex4_abort_releases_the_waiters_with_broken() {
         let barrier = Barrier::new(2, None).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG))));
-        std::thread::sleep(Duration::from_millis(100));
+        // No timeout: only the abort can end this wait.
+        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(None))));
+        until(
+            "the waiter arrived",
+            std::slice::from_mut(&mut child),
+            || barrier.n_waiting() == 1,
+        );
         barrier.abort().expect("abort");
+        let broken = barrier.broken();
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
-        transcript.finish()
+        let mut lines = transcript.finish();
+        lines.push(format!("broken: {broken}"));
+        lines
     });
-    assert_eq!(lines, ["Err(Broken)"]);
+    assert_eq!(lines, ["Err(Broken)", "broken: true"]);
 }
 
 #[test]
@@ -795,8 +809,9 @@ fn ex4_a_panicking_action_breaks_the_round() {
             Barrier::new(2, Some(Box::new(|| panic!("the action failed")))).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
+        // No timeout: only the broken round can end these waits.
         let mut children: Vec<Child> = (0..2)
-            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG)))))
+            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(None)))))
             .collect();
         join_all(&mut children);
         transcript.finish()
@@ -851,7 +866,8 @@ fn ex4_reset_releases_the_waiters_with_broken() {
         let barrier = Barrier::new(2, None).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG))));
+        // No timeout: only the reset can end this wait.
+        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(None))));
         until(
             "the waiter arrived",
             std::slice::from_mut(&mut child),
