@@ -4,17 +4,33 @@
 //! `--features solutions` to run the same tests against the reference solution. Test
 //! names start with the exercise id: `cargo test --test ch03_lifecycle ex2`.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use mpkit::testkit::{isolated, proptest_config, say, Gate, Redactor, Transcript};
+use mpkit::testkit::{isolated, proptest_config, say, timeout, Gate, Redactor, Transcript};
+use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use proptest::prelude::*;
 use rstest::rstest;
-use workbook::ch03_lifecycle::{exit_cleanly_on_sigterm, LifecycleError, Process};
+use workbook::ch03_lifecycle::{
+    current_is_daemon, exit_cleanly_on_sigterm, LifecycleError, Process,
+};
 
 /// Errors and answers cross from the exercise's process to the test as `Debug` text.
 fn debug<T: std::fmt::Debug>(value: T) -> String {
     format!("{value:?}")
+}
+
+/// A pidfd for any process: it polls readable once that process has ended.
+fn pidfd_of(pid: i32) -> OwnedFd {
+    // Safety: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert!(
+        fd >= 0,
+        "pidfd_open({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    // Safety: the syscall just returned this fd, and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
 }
 
 fn sleep_forever() -> ! {
@@ -617,4 +633,130 @@ fn given_dropping_a_non_daemon_lets_it_finish() {
         transcript.finish()
     });
     assert_eq!(lines, ["finished my work"]);
+}
+
+/// Python's `Process(daemon=None)` takes the daemon flag of the process that creates it
+/// (CPython's `test_daemon_argument`): made inside a daemon, a process is a daemon
+/// unless told otherwise, and the flag it has when it starts is the child's own. Unlike
+/// Python, a daemon may start children (they cannot outlive it: see the next test).
+#[test]
+fn given_a_process_made_in_a_daemon_is_a_daemon() {
+    let lines = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut lines = vec![format!(
+            "main: {}, made {}",
+            current_is_daemon(),
+            Process::new(|| {}).is_daemon()
+        )];
+        for daemon in [true, false] {
+            let mut p = Process::new(move || {
+                let mut made = Process::new(move || {
+                    say(fd, &format!("  its child: {}", current_is_daemon()));
+                });
+                let told = Process::new(|| {}).daemon(!daemon);
+                say(
+                    fd,
+                    &format!(
+                        "daemon={daemon}: {}, made {}, told {}",
+                        current_is_daemon(),
+                        made.is_daemon(),
+                        told.is_daemon()
+                    ),
+                );
+                made.start().expect("a daemon may start a child");
+                say(fd, &format!("  joined: {:?}", made.join()));
+            })
+            .daemon(daemon);
+            p.start().expect("start");
+            assert_eq!(p.join().expect("join"), 0);
+        }
+        lines.extend(transcript.finish());
+        lines
+    });
+    assert_eq!(
+        lines,
+        [
+            "main: false, made false",
+            "daemon=true: true, made true, told false",
+            "  its child: true",
+            "  joined: Ok(0)",
+            "daemon=false: false, made false, told true",
+            "  its child: false",
+            "  joined: Ok(0)",
+        ]
+    );
+}
+
+/// Python forbids a daemon to have children, lest they be orphaned when it is
+/// terminated. Here a child is killed with the process that started it.
+#[test]
+fn given_a_daemons_child_dies_with_it() {
+    let (grandchild_ended, code, how) = isolated(|| {
+        // The orphaned grandchild comes to this process, which reaps it below.
+        // Safety: prctl with PR_SET_CHILD_SUBREAPER takes a flag and touches no memory.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+        let mut p = Process::new(move || {
+            let mut child = Process::new(|| sleep_forever());
+            child.start().expect("start");
+            let pid = child.pid().unwrap().unwrap();
+            mpkit::write_all(write_end.as_fd(), &pid.to_le_bytes()).expect("write");
+            sleep_forever();
+        })
+        .daemon(true);
+        p.start().expect("start");
+        let mut pid = [0u8; 4];
+        nix::unistd::read(&read_end, &mut pid).expect("the grandchild's pid");
+        let grandchild = i32::from_le_bytes(pid);
+        // A pidfd of a process that is not our child still polls readable when it ends.
+        let pidfd = pidfd_of(grandchild);
+        let before = mpkit::poll_readable(pidfd.as_fd(), Some(Duration::ZERO)).unwrap();
+        p.kill().expect("kill");
+        let code = p.join().expect("join");
+        let ended = mpkit::poll_readable(pidfd.as_fd(), Some(timeout())).unwrap();
+        let how = waitid(Id::PIDFd(pidfd.as_fd()), WaitPidFlag::WEXITED).expect("reap it");
+        ((before, ended), code, debug(how))
+    });
+    assert_eq!(
+        grandchild_ended,
+        (false, true),
+        "the grandchild ran, then died with its parent"
+    );
+    assert_eq!(code, -libc::SIGKILL);
+    assert!(how.contains("SIGKILL"), "{how}");
+}
+
+#[test]
+fn given_the_daemon_flag_is_set_before_start() {
+    let answers = isolated(|| {
+        let mut p = Process::new(|| {});
+        let before = p.set_daemon(true);
+        let flag = p.is_daemon();
+        p.start().expect("start");
+        let after = p.set_daemon(false);
+        let kept = p.is_daemon();
+        p.join().expect("join");
+        p.close().expect("close");
+        let closed = p.set_daemon(false);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut q = Process::new(|| {});
+            q.start().expect("start");
+            q.join().expect("join");
+            q.daemon(false)
+        }))
+        .is_err();
+        debug((before, flag, after, kept, closed, panicked))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            Ok::<(), ()>(()),
+            true,
+            Err::<(), _>(LifecycleError::AlreadyStarted),
+            true,
+            Err::<(), _>(LifecycleError::Closed),
+            true
+        ))
+    );
 }
