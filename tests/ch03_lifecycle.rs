@@ -4,7 +4,10 @@
 //! `--features solutions` to run the same tests against the reference solution. Test
 //! names start with the exercise id: `cargo test --test ch03_lifecycle ex2`.
 
+use std::cell::RefCell;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use mpkit::testkit::{isolated, proptest_config, say, timeout, Gate, Redactor, Transcript};
@@ -12,7 +15,7 @@ use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use proptest::prelude::*;
 use rstest::rstest;
 use workbook::ch03_lifecycle::{
-    current_is_daemon, exit_cleanly_on_sigterm, LifecycleError, Process,
+    current_is_daemon, exit_cleanly_on_sigterm, LifecycleError, Process, TERMINATE_REQUESTED,
 };
 
 /// Errors and answers cross from the exercise's process to the test as `Debug` text.
@@ -31,6 +34,90 @@ fn pidfd_of(pid: i32) -> OwnedFd {
     );
     // Safety: the syscall just returned this fd, and nothing else owns it.
     unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+/// How many times the calling thread has gone to sleep of its own accord (blocked).
+fn sleeps_so_far() -> i64 {
+    // Safety: getrusage fills the struct it is given, which lives on this stack.
+    unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+        usage.ru_nvcsw
+    }
+}
+
+/// Asks `query` 20 times and checks that it never blocked: a call that waits, even
+/// briefly, goes to sleep at least once each time.
+fn never_blocks<T>(what: &str, mut query: impl FnMut() -> T) -> T {
+    let before = sleeps_so_far();
+    let answers: Vec<T> = (0..20).map(|_| query()).collect();
+    let slept = sleeps_so_far() - before;
+    assert!(
+        slept < 10,
+        "{what} blocked: it slept {slept} times in 20 calls"
+    );
+    answers.into_iter().last().unwrap()
+}
+
+/// The file descriptors this process has open.
+fn open_fds() -> Vec<RawFd> {
+    let listed: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory listing itself held one open while it was read.
+    // Safety: F_GETFD only asks about an fd number; a closed one gives EBADF.
+    let mut open: Vec<RawFd> = listed
+        .into_iter()
+        .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
+        .collect();
+    open.sort_unstable();
+    open
+}
+
+/// The state letter of process `pid` (`R`, `S`, `Z`, ...), or `None` once it is gone
+/// (reaped).
+fn state_of(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(
+        stat.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .next()?
+            .to_owned(),
+    )
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout();
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited in vain until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Asks a copy of a running `Process`, inherited by another child, and returns its
+/// answer there, and whether the original still runs afterwards.
+fn asked_from_another_process(ask: fn(&mut Process) -> String) -> (String, bool) {
+    isolated(move || {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let first = Rc::new(RefCell::new(Process::new(move || gate_ends.wait())));
+        first.borrow_mut().start().expect("start");
+        let copy = Rc::clone(&first);
+        let mut other = Process::new(move || say(fd, &ask(&mut copy.borrow_mut())));
+        other.start().expect("start");
+        assert_eq!(other.join().expect("join"), 0);
+        let still_running = first.borrow_mut().join_timeout(Duration::ZERO) == Ok(None);
+        gate.notify();
+        first.borrow_mut().join().expect("join");
+        (transcript.finish().join("\n"), still_running)
+    })
 }
 
 fn sleep_forever() -> ! {
@@ -207,6 +294,65 @@ fn ex2_a_signal_comes_back_negative(#[case] signal: i32) {
     assert_eq!(code, Some(-signal));
 }
 
+#[test]
+fn ex2_is_alive_and_exitcode_never_block() {
+    let answers = isolated(|| {
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || gate_ends.wait());
+        p.start().expect("start");
+        let alive = never_blocks("is_alive", || p.is_alive());
+        let code = never_blocks("exitcode", || p.exitcode());
+        gate.notify();
+        p.join().expect("join");
+        debug((alive, code))
+    });
+    assert_eq!(
+        answers,
+        debug((Ok::<_, ()>(true), Ok::<Option<i32>, ()>(None)))
+    );
+}
+
+/// A child that ended by itself is a zombie until someone reaps it: the first question
+/// that sees the end reaps it.
+#[rstest]
+#[case::is_alive(false)]
+#[case::exitcode(true)]
+fn ex2_an_ended_child_is_reaped_on_the_spot(#[case] ask_exitcode: bool) {
+    let (zombie, answer, gone) = isolated(move || {
+        let mut p = Process::new(|| mpkit::exit(3));
+        p.start().expect("start");
+        let pid = p.pid().expect("pid").expect("started");
+        let ended = pidfd_of(pid);
+        assert!(mpkit::poll_readable(ended.as_fd(), Some(timeout())).unwrap());
+        let zombie = state_of(pid) == Some("Z".to_owned());
+        let answer = if ask_exitcode {
+            debug(p.exitcode())
+        } else {
+            debug(p.is_alive())
+        };
+        (zombie, answer, state_of(pid).is_none())
+    });
+    assert!(zombie, "the child had ended, not yet reaped");
+    let expected = if ask_exitcode {
+        "Ok(Some(3))"
+    } else {
+        "Ok(false)"
+    };
+    assert_eq!(answer, expected);
+    assert!(gone, "the ended child was left a zombie");
+}
+
+/// A copy of a `Process` inherited by another child cannot ask about it.
+#[rstest]
+#[case::is_alive(|p: &mut Process| debug(p.is_alive()))]
+#[case::exitcode(|p: &mut Process| debug(p.exitcode()))]
+fn ex2_a_copy_in_another_process_cannot_ask(#[case] ask: fn(&mut Process) -> String) {
+    let (answer, still_running) = asked_from_another_process(ask);
+    assert_eq!(answer, "Err(NotTheParent)");
+    assert!(still_running);
+}
+
 // ---- Exercise 3: terminate and kill ----------------------------------------------------
 
 #[test]
@@ -269,6 +415,38 @@ fn ex3_signals_after_the_end_change_nothing() {
         answers,
         debug((4, Ok::<(), ()>(()), Ok::<(), ()>(()), Ok::<_, ()>(Some(4))))
     );
+}
+
+/// Neither call waits for the child to end (Python's either): here SIGTERM is ignored,
+/// and each call returns at once.
+#[test]
+fn ex3_terminate_and_kill_never_block() {
+    let code = isolated(|| {
+        let ready = Gate::new();
+        let ready_ends = ready.ends();
+        let mut p = Process::new(move || {
+            // Safety: setting a signal's disposition to "ignore" runs no code.
+            unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+            ready_ends.notify();
+            sleep_forever();
+        });
+        p.start().expect("start");
+        ready.wait();
+        never_blocks("terminate", || p.terminate()).expect("terminate");
+        never_blocks("kill", || p.kill()).expect("kill");
+        p.join().expect("join")
+    });
+    assert_eq!(code, -libc::SIGKILL);
+}
+
+/// A copy of a `Process` inherited by another child cannot signal it.
+#[rstest]
+#[case::terminate(|p: &mut Process| debug(p.terminate()))]
+#[case::kill(|p: &mut Process| debug(p.kill()))]
+fn ex3_a_copy_in_another_process_cannot_signal(#[case] ask: fn(&mut Process) -> String) {
+    let (answer, still_running) = asked_from_another_process(ask);
+    assert_eq!(answer, "Err(NotTheParent)");
+    assert!(still_running, "the signal reached the process");
 }
 
 // ---- Exercise 4: sentinel and close ----------------------------------------------------
@@ -354,6 +532,49 @@ fn ex4_a_process_closed_before_start_cannot_start() {
         answers,
         debug((Ok::<(), ()>(()), Err::<(), _>(LifecycleError::Closed)))
     );
+}
+
+/// One sentinel for the life of the process, as in Python: the same descriptor each
+/// time, no new one per call; `close` reaps the ended child and closes it.
+#[test]
+fn ex4_the_sentinel_is_one_fd_that_close_releases() {
+    let (counts, same, reaped) = isolated(|| {
+        let before = open_fds();
+        let mut p = Process::new(|| {});
+        p.start().expect("start");
+        let pid = p.pid().expect("pid").expect("started");
+        let first = p.sentinel().expect("sentinel").as_raw_fd();
+        let again: Vec<RawFd> = (0..5)
+            .map(|_| p.sentinel().expect("sentinel").as_raw_fd())
+            .collect();
+        let during = open_fds();
+        let sentinel = p.sentinel().expect("sentinel");
+        assert!(mpkit::poll_readable(sentinel, Some(timeout())).unwrap());
+        p.close().expect("close");
+        let after = open_fds();
+        (
+            (before.len(), during.len(), after == before),
+            again.iter().all(|fd| *fd == first),
+            state_of(pid).is_none(),
+        )
+    });
+    let (before, during, released) = counts;
+    assert_eq!(during, before + 1, "one pidfd while the process is open");
+    assert!(same, "each call gave another descriptor");
+    assert!(released, "a descriptor was left open after close");
+    assert!(reaped, "close left the ended child a zombie");
+}
+
+/// A copy of a `Process` inherited by another child can neither watch nor close it.
+#[rstest]
+#[case::sentinel(|p: &mut Process| debug(p.sentinel().map(|fd| fd.as_raw_fd())))]
+#[case::close(|p: &mut Process| debug(p.close()))]
+fn ex4_a_copy_in_another_process_can_neither_watch_nor_close(
+    #[case] ask: fn(&mut Process) -> String,
+) {
+    let (answer, still_running) = asked_from_another_process(ask);
+    assert_eq!(answer, "Err(NotTheParent)");
+    assert!(still_running);
 }
 
 /// The notebook's walk through a process's life: created, started, terminated, closed.
@@ -604,6 +825,53 @@ fn ex5_the_flag_is_clear_until_sigterm_arrives() {
     );
 }
 
+/// No `SA_RESTART`: a child blocked in a read (that nothing will ever end) gets `EINTR`
+/// when SIGTERM arrives, looks at the flag and leaves.
+#[test]
+fn ex5_a_blocking_call_returns_when_sigterm_arrives() {
+    let (code, lines) = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let ready = Gate::new();
+        let ready_ends = ready.ends();
+        let mut p = Process::new(move || {
+            let stop = exit_cleanly_on_sigterm().expect("install the handler");
+            let (never_written, _write_end) = nix::unistd::pipe().expect("pipe");
+            ready_ends.notify();
+            let mut byte = [0u8; 1];
+            let read = nix::unistd::read(&never_written, &mut byte);
+            say(fd, &format!("read: {read:?}, flag {}", stop.load(SeqCst)));
+        });
+        p.start().expect("start");
+        ready.wait();
+        let pid = p.pid().expect("pid").expect("started");
+        wait_until("the child blocks in read", || {
+            state_of(pid) == Some("S".to_owned())
+        });
+        p.terminate().expect("terminate");
+        let code = p.join_timeout(Duration::from_secs(2)).expect("join");
+        if code.is_none() {
+            p.kill().expect("kill");
+        }
+        drop(p);
+        (code, transcript.finish())
+    });
+    assert_eq!(lines, ["read: Err(EINTR), flag true"]);
+    assert_eq!(code, Some(0));
+}
+
+/// A child forked after its parent saw a SIGTERM has the flag set in its copy: the
+/// handler it installs starts it clear.
+#[test]
+fn ex5_the_flag_starts_clear_even_when_the_copy_was_set() {
+    let flag = isolated(|| {
+        TERMINATE_REQUESTED.store(true, SeqCst);
+        let stop = exit_cleanly_on_sigterm().expect("install the handler");
+        stop.load(SeqCst)
+    });
+    assert!(!flag);
+}
+
 // ---- Given: what dropping a running process does ------------------------------------------
 
 #[test]
@@ -758,5 +1026,85 @@ fn given_the_daemon_flag_is_set_before_start() {
             Err::<(), _>(LifecycleError::Closed),
             true
         ))
+    );
+}
+
+/// Python's `repr` of a daemon that exited with a code.
+#[test]
+fn given_describe_shows_the_exit_code_and_the_daemon_flag() {
+    let (lines, main, child) = isolated(|| {
+        let mut p = Process::new(|| mpkit::exit(3))
+            .daemon(true)
+            .with_name("worker");
+        let initial = p.describe();
+        p.start().expect("start");
+        p.join().expect("join");
+        let stopped = p.describe();
+        (
+            vec![initial, stopped],
+            std::process::id() as i32,
+            p.pid().expect("pid").expect("started"),
+        )
+    });
+    let redactor = Redactor::new().pid(main, "main").pid(child, "child");
+    assert_eq!(
+        redactor.lines(&lines),
+        [
+            "<Process name='worker' parent=<main> initial daemon>",
+            "<Process name='worker' pid=<child> parent=<main> stopped exitcode=3 daemon>",
+        ]
+    );
+}
+
+#[rstest]
+#[case::not_started(LifecycleError::NotStarted, "the process was not started")]
+#[case::already_started(LifecycleError::AlreadyStarted, "cannot start a process twice")]
+#[case::closed(LifecycleError::Closed, "process object is closed")]
+#[case::still_running(
+    LifecycleError::StillRunning,
+    "cannot close a process while it is still running; join or terminate it first"
+)]
+#[case::not_the_parent(
+    LifecycleError::NotTheParent,
+    "can only use a process created by this process"
+)]
+#[case::os(
+    LifecycleError::Os(nix::errno::Errno::ECHILD),
+    "system call failed: ECHILD"
+)]
+fn given_errors_say_what_went_wrong(#[case] err: LifecycleError, #[case] text: &str) {
+    assert!(err.to_string().starts_with(text), "{err}");
+}
+
+/// Chapter 2's errors, and the system's, become this chapter's.
+#[test]
+fn given_errors_of_chapter_2_and_of_the_system_convert() {
+    use workbook::ch03_lifecycle::ProcessError;
+    let errno = nix::errno::Errno::EAGAIN;
+    let converted = [
+        LifecycleError::from(ProcessError::AlreadyStarted),
+        LifecycleError::from(ProcessError::NotStarted),
+        LifecycleError::from(ProcessError::NotTheParent),
+        LifecycleError::from(ProcessError::Os(errno)),
+        LifecycleError::from(ProcessError::UnknownStartMethod),
+        LifecycleError::from(ProcessError::UnsupportedStartMethod("spawn")),
+        LifecycleError::from(std::io::Error::from_raw_os_error(libc::EAGAIN)),
+        LifecycleError::from(std::io::Error::other("no errno")),
+        LifecycleError::from(errno),
+    ];
+    use LifecycleError::*;
+    assert_eq!(
+        converted,
+        [
+            AlreadyStarted,
+            NotStarted,
+            NotTheParent,
+            Os(errno),
+            Os(nix::errno::Errno::EINVAL),
+            Os(nix::errno::Errno::EINVAL),
+            Os(errno),
+            Os(nix::errno::Errno::EIO),
+            Os(errno),
+        ]
     );
 }
