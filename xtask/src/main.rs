@@ -12,6 +12,7 @@ mod book;
 mod cargo;
 mod chapters;
 mod check;
+mod figures;
 mod includes;
 mod judge;
 mod snapshots;
@@ -42,6 +43,10 @@ Commands:
               passes as a student runs it (plain `cargo test`), and with only
               exercises 1..=N of a chapter filled in, the tests of 1..=N pass
             - every {{#include}} in book/src resolves to non-empty text
+            - every {{#figure}} names a figure of book/figures/, measured with the
+              bench sources as they are now; no page types a figure by hand
+            - every chapter's pages follow the book's layout (exercise sections
+              with time estimates and hints, a solutions.md page last)
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around
   book    Check the book's includes, then build the book into book/book/.
