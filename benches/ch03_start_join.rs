@@ -36,7 +36,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use ch03_lifecycle_solution::Process;
-use common::{assert_single_threaded, json_number, json_string, number, quantile, Figures};
+use common::{
+    assert_single_threaded, json_number, json_string, number, quantile, time_text, Figures,
+};
 
 const WARMUP: usize = 5;
 const RUNS: usize = 50;
@@ -88,7 +90,7 @@ fn write_figures(rows: &[Summary]) {
         panic!("the Rust rows are always measured");
     };
     let mut figures = Figures::new("ch03_lifecycle");
-    let micros = |value: f64| format!("{} µs", number(value, 2));
+    let micros = |value: f64| time_text(value * 1e-6);
     figures
         .add("start_join_us", ours, "us", micros(ours))
         .add("bare_fork_wait_us", bare, "us", micros(bare))

@@ -55,7 +55,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ch05_sync_solution::{Barrier, Event, Lock, RobustLock, Shared, ShmSafe};
-use common::{assert_single_threaded, json_number, json_string, number, quantile, Figures};
+use common::{
+    assert_single_threaded, json_number, json_string, number, quantile, time_text, Figures,
+};
 
 /// Lock + unlock pairs per uncontended run, and how many runs of each.
 const UNCONTENDED_PAIRS: u32 = 10_000_000;
@@ -347,9 +349,9 @@ fn write_figures(
     trips_us: &[f64],
     python: Option<&Python>,
 ) {
-    let ns = |value: f64| format!("{} ns", number(value, 2));
-    let us = |value: f64| format!("{} µs", number(value, 2));
-    let ms = |value: f64| format!("{} ms", number(value, 2));
+    let ns = |value: f64| time_text(value * 1e-9);
+    let us = |value: f64| time_text(value * 1e-6);
+    let ms = |value: f64| time_text(value * 1e-3);
     let times = |value: f64| format!("{}×", number(value, 2));
     let per_s = |value: f64| number(value, 2);
     let pct = |value: f64| format!("{} %", number(value, 2));
@@ -370,7 +372,12 @@ fn write_figures(
             times(lock_ns / mutex_ns),
         )
         .add("counter_lock_ms", counter_ms, "ms", ms(counter_ms))
-        .add("nolock_lost_min_pct", lost[0], "%", pct(lost[0]))
+        .add(
+            "nolock_lost_median_pct",
+            median(&lost),
+            "%",
+            pct(median(&lost)),
+        )
         .add(
             "nolock_lost_max_pct",
             lost[lost.len() - 1],

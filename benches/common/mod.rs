@@ -155,6 +155,18 @@ pub fn number(value: f64, significant: u32) -> String {
     }
 }
 
+/// A time in seconds as the book prints it: two significant digits in the unit that
+/// suits it (`6.4 ns`, `41 µs`, `3.1 ms`, `1.2 s`).
+pub fn time_text(seconds: f64) -> String {
+    let (scale, unit) = match seconds.abs() {
+        s if s < 1e-6 => (1e9, "ns"),
+        s if s < 1e-3 => (1e6, "µs"),
+        s if s < 1.0 => (1e3, "ms"),
+        _ => (1.0, "s"),
+    };
+    format!("{} {unit}", number(seconds * scale, 2))
+}
+
 /// One figure: its value, its unit and the text the book prints.
 struct Figure {
     key: String,
@@ -194,7 +206,7 @@ impl Figures {
     }
 
     /// Adds a figure. `key` is snake_case and unique; `text` is what the book prints
-    /// (`"5.2 ns"`, `"48×"`), usually `number(value, 2)` and the unit.
+    /// (`"5.2 ns"`, `"48×"`): usually [`time_text`], or [`number`] and the unit.
     pub fn add(&mut self, key: &str, value: f64, unit: &str, text: impl Into<String>) -> &mut Self {
         assert!(
             is_snake_case(key),
