@@ -154,6 +154,37 @@ pub fn exercise_sections(text: &str) -> Vec<ExerciseSection> {
     sections
 }
 
+/// The pages of chapter `name` that a student reads, in the order of SUMMARY.md, as
+/// paths under `book/src`: the landing page `chNN_slug.md`, then the sub-pages nested
+/// under it, `solutions.md` left out (see `BOOK.md`). The exercise sections are in
+/// these pages; `cargo xtask hint` and friends read them with [`exercise_sections`].
+pub fn reading_pages(root: &Path, name: &str) -> Result<Vec<String>, String> {
+    let summary = summary_entries(root)?;
+    let landing = format!("{name}.md");
+    let solutions = format!("{name}/solutions.md");
+    let nested = nested_under(&summary, &landing)
+        .ok_or_else(|| format!("book/src/SUMMARY.md does not list {landing}"))?;
+    Ok(std::iter::once(landing.as_str())
+        .chain(nested)
+        .filter(|page| *page != solutions)
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The pages SUMMARY.md nests under `landing`, in order; `None` when it does not list
+/// `landing`.
+fn nested_under<'a>(summary: &'a [(usize, String)], landing: &str) -> Option<Vec<&'a str>> {
+    let at = summary.iter().position(|(_, path)| path == landing)?;
+    let depth = summary[at].0;
+    Some(
+        summary[at + 1..]
+            .iter()
+            .take_while(|(indent, _)| *indent > depth)
+            .map(|(_, path)| path.as_str())
+            .collect(),
+    )
+}
+
 /// The pages listed in `book/src/SUMMARY.md`, as (indentation, path under book/src).
 fn summary_entries(root: &Path) -> Result<Vec<(usize, String)>, String> {
     static ENTRY: LazyLock<Regex> =
@@ -213,15 +244,9 @@ pub fn check_pages(root: &Path) -> Problems {
 fn chapter_pages(root: &Path, name: &str, summary: &[(usize, String)]) -> Vec<String> {
     let mut problems = Vec::new();
     let landing = format!("{name}.md");
-    let Some(at) = summary.iter().position(|(_, path)| *path == landing) else {
+    let Some(nested) = nested_under(summary, &landing) else {
         return vec![format!("book/src/SUMMARY.md does not list {landing}")];
     };
-    let depth = summary[at].0;
-    let nested: Vec<&str> = summary[at + 1..]
-        .iter()
-        .take_while(|(indent, _)| *indent > depth)
-        .map(|(_, path)| path.as_str())
-        .collect();
     let solutions = format!("{name}/solutions.md");
     if nested.last() != Some(&solutions.as_str()) {
         problems.push(format!(
@@ -240,11 +265,8 @@ fn chapter_pages(root: &Path, name: &str, summary: &[(usize, String)]) -> Vec<St
     }
 
     let mut seen = Vec::new();
-    for page in std::iter::once(landing.as_str()).chain(nested.iter().copied()) {
-        if page == solutions {
-            continue;
-        }
-        let path = root.join("book/src").join(page);
+    for page in reading_pages(root, name).unwrap_or_default() {
+        let path = root.join("book/src").join(&page);
         let text = fs::read_to_string(&path).unwrap_or_default();
         for section in exercise_sections(&text) {
             let here = format!("book/src/{page}:{}", section.line);
