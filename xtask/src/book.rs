@@ -325,10 +325,10 @@ fn chapter_pages(root: &Path, name: &str, summary: &[(usize, String)]) -> Vec<St
         .filter_map(|line| line.strip_prefix("## Solution to exercise "))
         .filter_map(|rest| rest.split(':').next()?.parse().ok())
         .collect();
-    if solved != book.iter().copied().collect::<Vec<_>>() {
+    if solved != expected.iter().copied().collect::<Vec<_>>() {
         problems.push(format!(
             "book/src/{solutions} solves exercises {solved:?}; expected one \
-             `## Solution to exercise N: ...` for each of {book:?}, in order"
+             `## Solution to exercise N: ...` for each of {expected:?}, in order"
         ));
     }
     problems
@@ -497,5 +497,124 @@ The goal.
                 },
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod pages_tests {
+    use super::*;
+
+    /// A workspace with one chapter, `ch01_x`, of two exercises, removed on drop.
+    struct Tree(PathBuf);
+
+    impl Tree {
+        fn new(name: &str) -> Tree {
+            let root = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&root);
+            for dir in ["chapters/ch01_x", "solutions/ch01_x/src", "book/src/ch01_x"] {
+                fs::create_dir_all(root.join(dir)).unwrap();
+            }
+            let tree = Tree(root);
+            tree.write("solutions/ch01_x/src/a.rs", "//! Exercise 1: a.\n");
+            tree.write("solutions/ch01_x/src/b.rs", "//! Exercise 2: b.\n");
+            tree.write("solutions/ch01_x/src/given.rs", "//! Given: helpers.\n");
+            tree.write(
+                "book/src/SUMMARY.md",
+                "# Summary\n\n[Intro](intro.md)\n\n- [X](ch01_x.md)\n    - [A](ch01_x/01-a.md)\n    \
+                 - [B](ch01_x/02-b.md)\n    - [Solutions](ch01_x/solutions.md)\n- [Later]()\n",
+            );
+            tree.write("book/src/ch01_x.md", "# X\n");
+            tree.write(
+                "book/src/ch01_x/01-a.md",
+                "# A\n\n## Exercise 1: a\n\n*About 10 minutes.* File: `a.rs`.\n\n\
+                 <summary>Hint 1: nudge</summary>\n",
+            );
+            tree.write(
+                "book/src/ch01_x/02-b.md",
+                "# B\n\n## Exercise 2: b\n\n*About 15 minutes.* File: `b.rs`.\n",
+            );
+            tree.write(
+                "book/src/ch01_x/solutions.md",
+                "# Solutions\n\n## Solution to exercise 1: a\n\n\
+                 {{#include ../../../solutions/ch01_x/src/a.rs}}\n\n## Solution to exercise 2: b\n",
+            );
+            tree
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            fs::write(self.0.join(path), text).unwrap();
+        }
+
+        fn problems(&self) -> Vec<String> {
+            check_pages(&self.0).0
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_chapter_in_the_layout_passes() {
+        let tree = Tree::new("pages-ok");
+        assert_eq!(tree.problems(), Vec::<String>::new());
+        assert_eq!(
+            reading_pages(&tree.0, "ch01_x").unwrap(),
+            ["ch01_x.md", "ch01_x/01-a.md", "ch01_x/02-b.md"]
+        );
+    }
+
+    #[test]
+    fn every_departure_from_the_layout_is_named() {
+        let cases: [(&str, &str, &str); 7] = [
+            (
+                "book/src/ch01_x/02-b.md",
+                "# B\n\n## Exercise 2: b\n\nNo estimate.\n",
+                "02-b.md:3: exercise 2 has no time estimate",
+            ),
+            (
+                "book/src/ch01_x/02-b.md",
+                "# B\n\n## Exercise 2: b\n\n*About 45 minutes.*\n",
+                "exercise 2 is estimated at 45 minutes",
+            ),
+            (
+                "book/src/ch01_x/02-b.md",
+                "# B\n\n## Exercise 3: b\n\n*About 15 minutes.*\n",
+                "the pages have exercises {1, 3}, the solution crate's files",
+            ),
+            (
+                "book/src/ch01_x/02-b.md",
+                "# B\n\n## Exercise 2: b\n\n*About 15 minutes.*\n\
+                 <summary>Hint 2: the API</summary>\n",
+                "exercise 2: hint 2 is its hint number 1",
+            ),
+            (
+                "book/src/ch01_x/02-b.md",
+                "# B\n\n## Exercise 2: b\n\n*About 15 minutes.*\n\
+                 {{#include ../../../solutions/ch01_x/src/b.rs}}\n",
+                "02-b.md:6: {{#include ../../../solutions/ch01_x/src/b.rs}}: a solution outside",
+            ),
+            (
+                "book/src/ch01_x/03-orphan.md",
+                "# Not in SUMMARY.md\n",
+                "book/src/ch01_x/03-orphan.md is not nested under ch01_x.md",
+            ),
+            (
+                "book/src/ch01_x/solutions.md",
+                "# Solutions\n\n## Solution to exercise 2: b\n",
+                "solves exercises [2]; expected one `## Solution to exercise N: ...` for each of {1, 2}",
+            ),
+        ];
+        for (index, (file, text, expected)) in cases.into_iter().enumerate() {
+            let tree = Tree::new(&format!("pages-bad-{index}"));
+            tree.write(file, text);
+            let problems = tree.problems();
+            assert!(
+                problems.len() == 1 && problems[0].contains(expected),
+                "case {index}: expected one problem containing {expected:?}, got {problems:#?}"
+            );
+        }
     }
 }
