@@ -12,6 +12,8 @@ mod book;
 mod cargo;
 mod chapters;
 mod check;
+mod confine;
+mod exercises;
 mod includes;
 mod judge;
 mod snapshots;
