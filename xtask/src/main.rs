@@ -16,6 +16,7 @@ mod confine;
 mod exercises;
 mod includes;
 mod judge;
+mod progress;
 mod snapshots;
 mod solved;
 mod start;

@@ -205,7 +205,8 @@ fn run_once(
         // The log is read every 200 ms: a hung test costs at most that much more.
         polls += 1;
         let test_overran = spec.per_test.is_some_and(|limit| {
-            polls.is_multiple_of(4) && watch.running_longer_than(&read_from(&spec.log, start), limit)
+            polls.is_multiple_of(4)
+                && watch.running_longer_than(&read_from(&spec.log, start), limit)
         });
         if Instant::now() >= deadline || test_overran {
             // The kit puts exercise processes in groups of their own with deadlines
