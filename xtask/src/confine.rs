@@ -200,18 +200,6 @@ impl Confinement {
         }
         killed
     }
-
-    /// The most tasks the cgroup held at once, where the kernel says (`pids.peak`).
-    pub fn peak(&self) -> Option<u64> {
-        match &self.how {
-            How::Cgroup { dir, .. } => fs::read_to_string(dir.join("pids.peak"))
-                .ok()?
-                .trim()
-                .parse()
-                .ok(),
-            _ => None,
-        }
-    }
 }
 
 impl Drop for Confinement {

@@ -36,13 +36,6 @@ pub struct BookExercise {
     pub page: String,
 }
 
-impl BookExercise {
-    /// `ex3`, as test names and the progress table say it.
-    pub fn id(&self) -> String {
-        format!("ex{}", self.number)
-    }
-}
-
 /// `About 15 min` for a table, `-` when the page gives no estimate yet.
 pub fn minutes_cell(exercise: Option<&BookExercise>) -> String {
     match exercise.and_then(|e| e.minutes) {

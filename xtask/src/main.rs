@@ -6,6 +6,9 @@
 //! - `book`: builds the book with mdBook's library, after checking its includes.
 //! - `start`: what a student runs first: builds the book, says where to begin, and shows
 //!   which exercises pass so far.
+//! - `watch`, `hint`: the student's loop (re-run on save; the book's hints one by one).
+//! - `grade`: an instructor's grader for students' checkouts.
+//! - `mutants`: how many wrong solutions the tests catch (cargo-mutants).
 
 mod api;
 mod book;
@@ -14,8 +17,11 @@ mod chapters;
 mod check;
 mod confine;
 mod exercises;
+mod grade;
+mod hint;
 mod includes;
 mod judge;
+mod mutants;
 mod progress;
 mod snapshots;
 mod solved;
@@ -49,7 +55,30 @@ Commands:
               .pending-snap file lies around
   book    Check the book's includes, then build the book into book/book/.
   start   Start here: build the book, show where to begin, and run the tests
-          against your chapters to show which exercises pass so far.
+          against your chapters to show which exercises pass so far (with each
+          exercise's time estimate from the book), and the first failure of the
+          chapter you work on: the one whose file you saved last, else the first
+          one begun, else the first one left.
+  watch [CHAPTER]
+          Re-run the tests of the first unfinished exercise each time you save a
+          file under chapters/; moves on when it passes. Type h + Enter for a
+          hint, l for the list of exercises, q to quit. Without a chapter: the
+          one you work on (as `start` says).
+  hint CHAPTER EXERCISE [LEVEL]
+          Print the book's next hint for an exercise (e.g. `hint ch05 3`), or
+          hint LEVEL. Hints already shown are remembered in target/xtask/.
+  grade CHECKOUT... [--format markdown|csv|json] [--test-timeout SECS]
+                    [--max-processes N]
+          Grade students' checkouts: only their chapters/*/src is copied into a
+          pristine copy of this repository (target/xtask/grade/), every
+          chapter's tests run, and one row per student gives each exercise's
+          tests passed / tests and a total (json adds every failure). Each test
+          executable runs with its processes capped (default 256) and each test
+          under a limit (default 60 s); nothing is left running.
+  mutants [CHAPTER]...
+          Run cargo-mutants on chapters' solution crates with the chapter's
+          tests, and print caught / missed / timeout / unviable, the share of
+          viable mutants caught, and the missed ones. Output in target/mutants/.
 
 Options:
   --chapter NAME   check/start: only this chapter (e.g. ch02_first_taste or ch02);
@@ -65,6 +94,9 @@ enum Command {
     Check(Options),
     Book,
     Start(Options),
+    Hint(hint::Args),
+    Grade(grade::Args),
+    Mutants(Vec<String>),
     Help,
 }
 
@@ -80,6 +112,19 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let Some((name, rest)) = args.split_first() else {
         return Ok(Command::Help);
     };
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(Command::Help);
+    }
+    // The student's and instructor's commands take their own arguments.
+    match name.as_str() {
+        "hint" => return Ok(Command::Hint(hint::Args::parse(rest)?)),
+        "grade" => return Ok(Command::Grade(grade::Args::parse(rest)?)),
+        "mutants" => match rest.iter().find(|a| a.starts_with('-')) {
+            Some(option) => return Err(format!("mutants takes chapters, not `{option}`")),
+            None => return Ok(Command::Mutants(rest.to_vec())),
+        },
+        _ => {}
+    }
     let mut options = Options {
         chapters: Vec::new(),
         timeout: Duration::from_secs(600),
@@ -132,6 +177,9 @@ fn main() -> ExitCode {
         Command::Check(options) => check::run(&root, &options),
         Command::Book => book::run(&root),
         Command::Start(options) => start::run(&root, &options),
+        Command::Hint(args) => hint::run(&root, &args),
+        Command::Grade(args) => grade::run(&root, &args),
+        Command::Mutants(chapters) => mutants::run(&root, &chapters),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -106,6 +106,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
                 per_test: Some(PER_TEST),
                 only: None,
                 confine: None,
+                rounds: tests_run::ROUNDS,
             },
         );
         let run = match run {

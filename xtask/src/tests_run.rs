@@ -89,10 +89,13 @@ pub struct RunSpec<'a> {
     /// Confines the executable and what it starts (`cargo xtask grade`): it is applied
     /// to the command, and whatever is left inside is killed after each run.
     pub confine: Option<&'a Confinement>,
+    /// How many times the executable may be run again after a test hangs.
+    pub rounds: usize,
 }
 
-/// After a test hangs, the tests it kept from running get this many more rounds.
-const ROUNDS: usize = 3;
+/// After a test hangs, the tests it kept from running get this many more rounds
+/// (unless the caller says otherwise).
+pub const ROUNDS: usize = 3;
 
 /// Lists the tests of `spec.exe`, then runs them one at a time. When the time limit
 /// kills the executable, the tests it had not finished run again in another round,
@@ -110,7 +113,7 @@ pub fn run(spec: &RunSpec<'_>) -> Result<TestRun, String> {
     let mut timed_out = Vec::new();
     let mut filter: Option<Vec<String>> = spec.only.as_ref().map(|_| listed.clone());
     let mut last = (None, false);
-    for _ in 0..=ROUNDS {
+    for _ in 0..=spec.rounds {
         let (status, killed, output) = run_once(spec, filter.as_deref())?;
         last = (status, killed);
         let parsed = parse(&output);
@@ -446,6 +449,7 @@ pub fn run_chapter(
         per_test: None,
         only: None,
         confine: None,
+        rounds: ROUNDS,
     };
     run_chapter_with(build, chapter, label, log_dir, options)
 }
@@ -462,6 +466,8 @@ pub struct RunOptions<'a> {
     pub only: Option<Vec<String>>,
     /// The confinement of the executable and its processes.
     pub confine: Option<&'a Confinement>,
+    /// Runs again after a hung test ([`ROUNDS`] unless every test must get its turn).
+    pub rounds: usize,
 }
 
 /// [`run_chapter`] with every option.
@@ -485,6 +491,7 @@ pub fn run_chapter_with(
         per_test: options.per_test,
         only: options.only,
         confine: options.confine,
+        rounds: options.rounds,
     };
     match run(&spec) {
         Ok(run) => ChapterRun::Ran(run),
