@@ -205,7 +205,7 @@ pub fn grade(root: &Path, args: &Args) -> Result<Vec<Grade>, String> {
                     env: failing_env(),
                     timeout: Duration::from_secs(600),
                     per_test: Some(args.test_timeout),
-                    only: None,
+                    exercise: None,
                     confine: Some(&confine),
                     // Every test gets its turn, however many hang.
                     rounds: usize::MAX,
@@ -216,7 +216,7 @@ pub fn grade(root: &Path, args: &Args) -> Result<Vec<Grade>, String> {
                     if let Some(trouble) = run.trouble() {
                         notes.push(format!("{name}: {trouble}"));
                     }
-                    progress::statuses(name, &run)
+                    progress::statuses(&run)
                 }
                 ChapterRun::NotBuilt => {
                     notes.push(format!("{name}: its tests did not build"));
@@ -650,7 +650,6 @@ mod tests {
     #[test]
     fn renders_rows_per_student() {
         let status = |exercise: &str, outcomes: Vec<Outcome>, timed_out: &[&str]| ExerciseStatus {
-            chapter: "ch01_setup".into(),
             exercise: exercise.into(),
             tests: outcomes
                 .into_iter()

@@ -28,6 +28,7 @@ mod solved;
 mod start;
 mod table;
 mod tests_run;
+mod watch;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -96,6 +97,7 @@ enum Command {
     Start(Options),
     Hint(hint::Args),
     Grade(grade::Args),
+    Watch(Vec<String>),
     Mutants(Vec<String>),
     Help,
 }
@@ -119,6 +121,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     match name.as_str() {
         "hint" => return Ok(Command::Hint(hint::Args::parse(rest)?)),
         "grade" => return Ok(Command::Grade(grade::Args::parse(rest)?)),
+        "watch" => return Ok(Command::Watch(rest.to_vec())),
         "mutants" => match rest.iter().find(|a| a.starts_with('-')) {
             Some(option) => return Err(format!("mutants takes chapters, not `{option}`")),
             None => return Ok(Command::Mutants(rest.to_vec())),
@@ -179,6 +182,7 @@ fn main() -> ExitCode {
         Command::Start(options) => start::run(&root, &options),
         Command::Hint(args) => hint::run(&root, &args),
         Command::Grade(args) => grade::run(&root, &args),
+        Command::Watch(chapters) => watch::run(&root, &chapters),
         Command::Mutants(chapters) => mutants::run(&root, &chapters),
     };
     match result {

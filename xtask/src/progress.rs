@@ -10,8 +10,6 @@ use crate::tests_run::{by_exercise, student_location, timed_out, Outcome, TestRu
 /// One exercise's tests and how they ended.
 #[derive(Clone, Debug)]
 pub struct ExerciseStatus {
-    /// `ch05_sync`.
-    pub chapter: String,
     /// `ex3`.
     pub exercise: String,
     /// Its tests, in the order the executable lists them.
@@ -106,7 +104,7 @@ pub fn first_lines(output: &str, n: usize) -> Vec<String> {
 }
 
 /// The graded exercises of `chapter` from a run of its tests, in exercise order.
-pub fn statuses(chapter: &str, run: &TestRun) -> Vec<ExerciseStatus> {
+pub fn statuses(run: &TestRun) -> Vec<ExerciseStatus> {
     let names = run.tests.iter().map(|(name, _)| name.as_str());
     by_exercise(names)
         .into_iter()
@@ -124,7 +122,6 @@ pub fn statuses(chapter: &str, run: &TestRun) -> Vec<ExerciseStatus> {
                 .map(|(name, _)| name.clone())
                 .collect();
             Some(ExerciseStatus {
-                chapter: chapter.to_owned(),
                 exercise,
                 tests,
                 timed_out,
@@ -233,7 +230,7 @@ at chapters/ch05_sync/src/lock.rs:56:9";
             ],
             &["ex2_c"],
         );
-        let statuses = statuses("ch05_sync", &run);
+        let statuses = statuses(&run);
         let cells: Vec<String> = statuses.iter().map(ExerciseStatus::cell).collect();
         assert_eq!(
             cells,
@@ -274,8 +271,7 @@ at chapters/ch05_sync/src/lock.rs:56:9";
         };
         let (a, b, c) = (chapter("ch01_a"), chapter("ch02_b"), chapter("ch03_c"));
         let all = [&a, &b, &c];
-        let status = |chapter: &str, outcomes: &[Outcome]| ExerciseStatus {
-            chapter: chapter.to_owned(),
+        let status = |outcomes: &[Outcome]| ExerciseStatus {
             exercise: "ex1".to_owned(),
             tests: outcomes
                 .iter()
@@ -286,14 +282,14 @@ at chapters/ch05_sync/src/lock.rs:56:9";
         };
         let failed = || Outcome::Failed(String::new());
         let mut progress = vec![
-            ("ch01_a".to_owned(), vec![status("ch01_a", &[failed()])]),
-            ("ch02_b".to_owned(), vec![status("ch02_b", &[failed()])]),
-            ("ch03_c".to_owned(), vec![status("ch03_c", &[failed()])]),
+            ("ch01_a".to_owned(), vec![status(&[failed()])]),
+            ("ch02_b".to_owned(), vec![status(&[failed()])]),
+            ("ch03_c".to_owned(), vec![status(&[failed()])]),
         ];
         // A fresh checkout, nothing done: the first chapter.
         assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch01_a");
         // Some of chapter 3 passes: there.
-        progress[2].1 = vec![status("ch03_c", &[Outcome::Passed, failed()])];
+        progress[2].1 = vec![status(&[Outcome::Passed, failed()])];
         assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch03_c");
         // Chapter 2's file saved after the checkout: there.
         let later = SystemTime::now() + std::time::Duration::from_secs(600);
@@ -304,7 +300,7 @@ at chapters/ch05_sync/src/lock.rs:56:9";
         file.set_modified(later).unwrap();
         assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch02_b");
         // ... unless chapter 2 is done.
-        progress[1].1 = vec![status("ch02_b", &[Outcome::Passed])];
+        progress[1].1 = vec![status(&[Outcome::Passed])];
         assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch03_c");
         fs::remove_dir_all(&root).unwrap();
     }

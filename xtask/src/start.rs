@@ -104,7 +104,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
                 env: tests_run::failing_env(),
                 timeout: options.timeout,
                 per_test: Some(PER_TEST),
-                only: None,
+                exercise: None,
                 confine: None,
                 rounds: tests_run::ROUNDS,
             },
@@ -136,7 +136,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         };
         let files = chapters::exercise_files(root, &chapter.skeleton);
         let book = exercises::read(root, &chapter.name).unwrap_or_default();
-        let statuses = progress::statuses(&chapter.name, &run);
+        let statuses = progress::statuses(&run);
         for status in &statuses {
             let next = if status.done() {
                 "done".to_owned()

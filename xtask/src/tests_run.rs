@@ -84,8 +84,8 @@ pub struct RunSpec<'a> {
     /// The wall-clock limit of one test: a test still running after it is killed with
     /// the executable, like one at `timeout`. `None`: only `timeout` applies.
     pub per_test: Option<Duration>,
-    /// Run only these tests (exact names); `None`: every test.
-    pub only: Option<Vec<String>>,
+    /// Run only the tests of this exercise (`ex3`); `None`: every test.
+    pub exercise: Option<String>,
     /// Confines the executable and what it starts (`cargo xtask grade`): it is applied
     /// to the command, and whatever is left inside is killed after each run.
     pub confine: Option<&'a Confinement>,
@@ -102,8 +102,11 @@ pub const ROUNDS: usize = 3;
 /// without the one that hung.
 pub fn run(spec: &RunSpec<'_>) -> Result<TestRun, String> {
     let mut listed = list(spec)?;
-    if let Some(only) = &spec.only {
-        listed.retain(|name| only.contains(name));
+    if let Some(exercise) = &spec.exercise {
+        listed.retain(|name| exercise_of(name).as_ref() == Some(exercise));
+        if listed.is_empty() {
+            return Err(format!("no test of {exercise} in {}", spec.exe.display()));
+        }
     }
     if let Some(dir) = spec.log.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -111,7 +114,7 @@ pub fn run(spec: &RunSpec<'_>) -> Result<TestRun, String> {
     File::create(&spec.log).map_err(|e| format!("creating {}: {e}", spec.log.display()))?;
     let mut results: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut timed_out = Vec::new();
-    let mut filter: Option<Vec<String>> = spec.only.as_ref().map(|_| listed.clone());
+    let mut filter: Option<Vec<String>> = spec.exercise.as_ref().map(|_| listed.clone());
     let mut last = (None, false);
     for _ in 0..=spec.rounds {
         let (status, killed, output) = run_once(spec, filter.as_deref())?;
@@ -447,7 +450,7 @@ pub fn run_chapter(
         env,
         timeout,
         per_test: None,
-        only: None,
+        exercise: None,
         confine: None,
         rounds: ROUNDS,
     };
@@ -462,8 +465,8 @@ pub struct RunOptions<'a> {
     pub timeout: Duration,
     /// The wall-clock limit of one test.
     pub per_test: Option<Duration>,
-    /// Only these tests.
-    pub only: Option<Vec<String>>,
+    /// Only the tests of this exercise (`ex3`).
+    pub exercise: Option<String>,
     /// The confinement of the executable and its processes.
     pub confine: Option<&'a Confinement>,
     /// Runs again after a hung test ([`ROUNDS`] unless every test must get its turn).
@@ -489,7 +492,7 @@ pub fn run_chapter_with(
         log: log_dir.join(format!("{chapter}.{label}.log")),
         timeout: options.timeout,
         per_test: options.per_test,
-        only: options.only,
+        exercise: options.exercise,
         confine: options.confine,
         rounds: options.rounds,
     };
@@ -497,6 +500,25 @@ pub fn run_chapter_with(
         Ok(run) => ChapterRun::Ran(run),
         Err(message) => ChapterRun::Broken(message),
     }
+}
+
+/// The tests of the chapter's executable that `build` produced, from `--list`.
+pub fn list_chapter(build: &crate::cargo::Build, chapter: &str) -> Result<Vec<String>, String> {
+    let exe = build
+        .tests
+        .get(chapter)
+        .ok_or_else(|| format!("the tests of {chapter} were not built"))?;
+    list(&RunSpec {
+        exe: &exe.path,
+        package_dir: exe.manifest.parent().unwrap_or(Path::new(".")),
+        env: Vec::new(),
+        log: PathBuf::new(),
+        timeout: Duration::ZERO,
+        per_test: None,
+        exercise: None,
+        confine: None,
+        rounds: 0,
+    })
 }
 
 /// What the kit says when an exercise missed its deadline (`mpkit::testkit`:
