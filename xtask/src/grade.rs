@@ -273,12 +273,18 @@ fn labels(checkouts: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
-/// The files of the pristine repository, relative to `root`: what git tracks (as they
-/// are in the work tree), or every file but `target/`, `.git/` and the built book when
-/// this is not a git checkout. The students' part, `chapters/*/src/`, is left out.
+/// The files of the pristine repository, relative to `root`: what git tracks or would
+/// (not ignored), as they are in the work tree; or every file but `target/`, `.git/`
+/// and the built book when this is not a git checkout. The students' part, `chapters/*/src/`, is left out.
 fn pristine_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     let listed = Command::new("git")
-        .args(["ls-files", "-z"])
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
         .current_dir(root)
         .output()
         .ok()

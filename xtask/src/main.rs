@@ -63,8 +63,8 @@ Commands:
   watch [CHAPTER]
           Re-run the tests of the first unfinished exercise each time you save a
           file under chapters/; moves on when it passes. Type h + Enter for a
-          hint, l for the list of exercises, q to quit. Without a chapter: the
-          one you work on (as `start` says).
+          hint, l for the list of exercises, q to quit. Without a chapter: it
+          starts in the chapter of the file you saved last (else the first).
   hint CHAPTER EXERCISE [LEVEL]
           Print the book's next hint for an exercise (e.g. `hint ch05 3`), or
           hint LEVEL. Hints already shown are remembered in target/xtask/.

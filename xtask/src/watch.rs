@@ -1,9 +1,10 @@
 //! `cargo xtask watch [chapter]`: rustlings' `watch` for the workbook.
 //!
-//! It runs the tests of the first unfinished exercise, then again each time a file
-//! under `chapters/` is saved (file times are polled every 200 ms: no dependency, and
-//! it works the same on every file system), and moves on to the next exercise when
-//! they all pass. Typed commands (then Enter): `h` hint, `l` list, `r` run again, `q`
+//! It starts in the chapter given, else in the chapter of the file saved last (else
+//! the first), and runs the tests of its first unfinished exercise, then again each
+//! time a file under `chapters/` is saved (file times are polled every 200 ms: no
+//! dependency, and it works the same on every file system), and moves on to the next
+//! exercise when they all pass. Typed commands (then Enter): `h` hint, `l` list, `r` run again, `q`
 //! quit.
 //!
 //! The loop is [`Watch`], driven by [`Event`]s and a [`Runner`], so a test can drive
@@ -19,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cargo::{target_dir, test_build};
 use crate::chapters::{self, Chapter};
-use crate::exercises;
+use crate::exercises::{self, BookExercise};
 use crate::hint;
 use crate::progress::{self, ExerciseStatus};
 use crate::table::indent;
@@ -47,8 +48,8 @@ pub trait Runner {
     fn run(&mut self, chapter: &str, exercise: &str) -> Attempt;
     /// The next hint of `exercise` of `chapter`, ready to print.
     fn hint(&mut self, chapter: &str, exercise: &str) -> String;
-    /// The time estimate of `exercise`, for the list (`15 min` or `-`).
-    fn minutes(&mut self, chapter: &str, exercise: &str) -> String;
+    /// What the book says of `exercise` (its title and time estimate), if anything.
+    fn book(&mut self, chapter: &str, exercise: &str) -> Option<BookExercise>;
 }
 
 /// What happened.
@@ -166,11 +167,16 @@ impl Watch {
                 continue;
             };
             let (chapter, exercise) = (chapter.to_owned(), exercise.to_owned());
-            let _ = writeln!(
-                out,
-                "\n== {chapter} {exercise} ({}): running its tests",
-                runner.minutes(&chapter, &exercise)
-            );
+            let about = match runner.book(&chapter, &exercise) {
+                Some(BookExercise {
+                    title,
+                    minutes: Some(minutes),
+                    ..
+                }) => format!(": {title} (about {minutes} minutes)"),
+                Some(book) => format!(": {}", book.title),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "\n== {chapter} {exercise}{about}");
             let attempt = runner.run(&chapter, &exercise);
             let key = (chapter.clone(), exercise.clone());
             match &attempt {
@@ -227,8 +233,11 @@ impl Watch {
                     .unwrap_or_else(|| "not run yet".to_owned())
             };
             let marker = if i == self.exercise { "->" } else { "  " };
-            let minutes = runner.minutes(chapter, exercise);
-            let _ = writeln!(out, "{marker} {exercise:<5} {minutes:>7}  {state}");
+            let book = runner.book(chapter, exercise);
+            let minutes = exercises::minutes_cell(book.as_ref());
+            let title = book.map(|b| b.title).unwrap_or_default();
+            let line = format!("{marker} {exercise:<5} {minutes:>6}  {state:<24} {title}");
+            let _ = writeln!(out, "{}", line.trim_end());
         }
     }
 }
@@ -368,13 +377,9 @@ impl Runner for CargoRunner<'_> {
         hint::show(self.root, chapter, number, None).unwrap_or_else(|e| e)
     }
 
-    fn minutes(&mut self, chapter: &str, exercise: &str) -> String {
-        let number = hint::exercise_number(exercise).unwrap_or(0);
-        let book = exercises::read(self.root, chapter).unwrap_or_default();
-        match book.get(&number).and_then(|e| e.minutes) {
-            Some(minutes) => format!("about {minutes} min"),
-            None => "no estimate".to_owned(),
-        }
+    fn book(&mut self, chapter: &str, exercise: &str) -> Option<BookExercise> {
+        let number = hint::exercise_number(exercise).ok()?;
+        exercises::read(self.root, chapter).ok()?.remove(&number)
     }
 }
 
@@ -486,12 +491,13 @@ mod tests {
             format!("Hint 1 of 1, {chapter} exercise {exercise}")
         }
 
-        fn minutes(&mut self, _: &str, exercise: &str) -> String {
-            if exercise == "ex1" {
-                "about 10 min".into()
-            } else {
-                "no estimate".into()
-            }
+        fn book(&mut self, _: &str, exercise: &str) -> Option<BookExercise> {
+            (exercise == "ex1").then(|| BookExercise {
+                number: 1,
+                title: "the first".into(),
+                minutes: Some(10),
+                ..BookExercise::default()
+            })
         }
     }
 
@@ -515,7 +521,10 @@ mod tests {
         assert_eq!(flow, Flow::Continue);
         assert_eq!(runner.runs, ["ch01_a ex1"]);
         let shown = text(&mut out);
-        assert!(shown.contains("== ch01_a ex1 (about 10 min)"), "{shown}");
+        assert!(
+            shown.contains("== ch01_a ex1: the first (about 10 minutes)\n"),
+            "{shown}"
+        );
         assert!(shown.contains("✗ 0/1 passing\n  ex1_works fails:\n    not yet implemented: ex1"));
         assert!(
             shown.contains("  at chapters/ch01_a/src/lib.rs:7"),
@@ -549,8 +558,11 @@ mod tests {
         assert!(text(&mut out).contains("Hint 1 of 1, ch01_a exercise ex2"));
         watch.handle(Event::Typed("l".into()), &mut runner, &mut out);
         let list = text(&mut out);
-        assert!(list.contains("   ex1   about 10 min  done"), "{list}");
-        assert!(list.contains("-> ex2   no estimate  0/1 passing"), "{list}");
+        assert!(
+            list.contains("   ex1   10 min  done                     the first\n"),
+            "{list}"
+        );
+        assert!(list.contains("-> ex2        -  0/1 passing\n"), "{list}");
 
         // The chapter done: on to the next chapter; all done: the loop stops.
         fs::write(dir.join("ch01_a.ex2.done"), "").unwrap();
