@@ -109,10 +109,10 @@ pub fn show(
     };
     shown.set(&key, already.max(level));
     shown.save(root)?;
-    Ok(render(chapter, exercise, level))
+    Ok(render(root, chapter, exercise, level))
 }
 
-fn render(chapter: &str, exercise: &BookExercise, level: usize) -> String {
+fn render(root: &Path, chapter: &str, exercise: &BookExercise, level: usize) -> String {
     let count = exercise.hints.len();
     let (title, text) = &exercise.hints[level - 1];
     let include = Regex::new(r"\{\{#include\s+([^}\s]+)\s*\}\}").expect("valid regex");
@@ -131,11 +131,8 @@ fn render(chapter: &str, exercise: &BookExercise, level: usize) -> String {
             level + 1
         ));
     } else {
-        let solutions = Path::new(&exercise.page)
-            .parent()
-            .map(|dir| dir.join(chapter).join("solutions.md"))
-            .filter(|p| p.exists())
-            .map(|p| p.display().to_string());
+        let page = format!("book/src/{chapter}/solutions.md");
+        let solutions = root.join(&page).exists().then_some(page);
         out.push_str(&match solutions {
             Some(page) => format!("That was the last hint; the solution is in {page}.\n"),
             None => "That was the last hint; the book's page has the solution.\n".to_owned(),
@@ -213,7 +210,9 @@ mod tests {
         let second = shown(None);
         assert!(second.starts_with("Hint 2 of 2"), "{second}");
         assert!(second.contains("[code from ../../chapters/ch09_x/src/a.rs:f: see it"));
-        assert!(second.contains("That was the last hint"));
+        assert!(second.contains("That was the last hint; the book's page"));
+        put(&root, "book/src/ch09_x/solutions.md", "");
+        assert!(shown(None).contains("the solution is in book/src/ch09_x/solutions.md"));
         assert!(shown(None).starts_with("Hint 2 of 2"), "stays on the last");
         assert!(
             shown(Some(1)).starts_with("Hint 1 of 2"),
@@ -230,6 +229,11 @@ mod tests {
             .unwrap_err()
             .contains("it has: 2"));
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    fn put(root: &Path, rel: &str, text: &str) {
+        fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+        fs::write(root.join(rel), text).unwrap();
     }
 
     #[test]
