@@ -5,10 +5,14 @@
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mpkit::testkit::{assert_same_lines, isolated, isolated_with, reap, say, Redactor, Transcript};
+use mpkit::testkit::{
+    assert_same_lines, isolated, isolated_with, reap, say, Gate, Redactor, Transcript,
+};
 use mpkit::{fork_child, ExitStatus};
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 
 /// Runs `f`, which must panic; returns the panic's message.
 fn panic_message_of(f: impl FnOnce()) -> String {
@@ -281,4 +285,244 @@ fn a_gate_opens_for_every_child_and_a_wait_fails_fast_when_nobody_signals() {
         started.elapsed() < Duration::from_secs(2),
         "it waited for the deadline"
     );
+}
+
+#[test]
+fn a_failing_property_writes_nothing_into_the_tree() {
+    use proptest::test_runner::{TestCaseError, TestRunner};
+    let config = mpkit::testkit::proptest_config(4);
+    assert!(
+        config.failure_persistence.is_none(),
+        "failure persistence must be off"
+    );
+    // Run a failing property the way `proptest!` does (it sets `source_file` to the
+    // test's file), with the source in a directory of its own: nothing may appear there.
+    let dir = std::env::temp_dir().join(format!("mpkit-no-regressions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("property.rs");
+    std::fs::write(&source, "// a test file\n").unwrap();
+    let mut config = config;
+    config.source_file = Some(Box::leak(source.to_str().unwrap().into()));
+    let result = TestRunner::new(config).run(&(0u32..100), |_| {
+        Err(TestCaseError::fail("fails on purpose"))
+    });
+    let listing: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(result.is_err(), "the property fails");
+    assert_eq!(listing, ["property.rs"], "a regressions file was written");
+}
+
+/// True when this process ignores `signal`.
+fn ignores(signal: Signal) -> bool {
+    let mut set = SigSet::empty();
+    set.add(signal);
+    // Safety: reads this process's disposition of `signal`; installs nothing.
+    let current = unsafe { libc::signal(signal as i32, libc::SIG_IGN) };
+    // Safety: puts back the disposition just read.
+    unsafe { libc::signal(signal as i32, current) };
+    current == libc::SIG_IGN
+}
+
+#[test]
+fn exercises_start_with_default_signal_dispositions_and_an_empty_mask() {
+    // As `nohup`, `cmd &` in a script or `trap '' INT` start the suite: SIGINT ignored.
+    // A blocked SIGTERM in the test thread's mask would be inherited the same way.
+    // Safety: SIG_IGN installs no handler code; the previous disposition is put back below.
+    let previous = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+    let mut blocked = SigSet::empty();
+    blocked.add(Signal::SIGTERM);
+    let mut old_mask = SigSet::empty();
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut old_mask)).unwrap();
+    let outcome = panic::catch_unwind(|| {
+        isolated(|| {
+            let codes = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1].map(|signal| {
+                let mut child = fork_child(|| sleep_forever()).unwrap();
+                child.signal(signal).unwrap();
+                reap(&mut child).exitcode()
+            });
+            // Inside an exercise, a child keeps its parent's dispositions, as CPython's
+            // fork does: the reset belongs to the sandbox, not to fork_child.
+            // Safety: SIG_IGN installs no handler code.
+            unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+            let mut child = fork_child(|| mpkit::exit(ignores(Signal::SIGINT) as i32)).unwrap();
+            (codes, reap(&mut child).exitcode())
+        })
+    });
+    // Safety: puts back the disposition this test found.
+    unsafe { libc::signal(libc::SIGINT, previous) };
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None).unwrap();
+    let (codes, inherited) = outcome.unwrap();
+    assert_eq!(
+        codes,
+        [-2, -15, -10],
+        "SIGINT, SIGTERM, SIGUSR1 end the child"
+    );
+    assert_eq!(
+        inherited, 1,
+        "a child of the exercise inherits an ignored SIGINT"
+    );
+}
+
+/// Runs one test of this very binary in a process of its own, with `env` and `args`
+/// added; returns whether it passed and what it printed.
+fn run_this_binary(test: &str, env: &[(&str, &str)], args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact"])
+        .args(args)
+        // As libtest runs it, even when this test runs under cargo-nextest.
+        .env_remove("NEXTEST_EXECUTION_MODE")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the test binary");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn tests_that_fork_refuse_to_run_two_at_a_time_and_say_what_to_do() {
+    let test = "exit_codes_follow_pythons_convention";
+    for (env, args) in [
+        (&[("RUST_TEST_THREADS", "2")][..], &[][..]),
+        (&[("RUST_TEST_THREADS", "1")][..], &["--test-threads=2"][..]),
+        (
+            &[("RUST_TEST_THREADS", "1")][..],
+            &["--test-threads", "3"][..],
+        ),
+    ] {
+        let (passed, output) = run_this_binary(test, env, args);
+        assert!(!passed, "{env:?} {args:?}: it ran\n{output}");
+        assert!(
+            output.contains("run one at a time") && output.contains("RUST_TEST_THREADS=1"),
+            "{env:?} {args:?}: says what to do\n{output}"
+        );
+    }
+    // One at a time, by the environment or by the flag, it runs.
+    for (env, args) in [
+        (&[("RUST_TEST_THREADS", "1")][..], &[][..]),
+        (&[("RUST_TEST_THREADS", "2")][..], &["--test-threads=1"][..]),
+    ] {
+        let (passed, output) = run_this_binary(test, env, args);
+        assert!(passed, "{env:?} {args:?}\n{output}");
+    }
+}
+
+/// Runs `f`; returns what the panic hook was given for each panic in this process
+/// meanwhile ("panicked at file:line:column:" and the message), and what `f` returned.
+fn panics_during<R>(f: impl FnOnce() -> R) -> (Vec<String>, R) {
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    SEEN.lock().unwrap().clear();
+    let previous: Arc<dyn Fn(&panic::PanicHookInfo<'_>) + Send + Sync> = panic::take_hook().into();
+    let chained = previous.clone();
+    panic::set_hook(Box::new(move |info| {
+        SEEN.lock().unwrap().push(info.to_string());
+        chained(info)
+    }));
+    let result = f();
+    drop(panic::take_hook());
+    panic::set_hook(Box::new(move |info| previous(info)));
+    (std::mem::take(&mut *SEEN.lock().unwrap()), result)
+}
+
+/// Runs `f` and counts the panics, in this process, whose message contains `text`.
+fn count_panics_mentioning<R>(text: &str, f: impl FnOnce() -> R) -> (usize, R) {
+    let (panics, result) = panics_during(f);
+    (panics.iter().filter(|p| p.contains(text)).count(), result)
+}
+
+#[test]
+fn a_property_that_times_out_reports_the_input_that_timed_out_once() {
+    use proptest::prelude::*;
+    // Only the first input deadlocks: a shrink that ran its simpler inputs would see
+    // them pass and come back to it. The report must name it, and say why once.
+    let calls = std::cell::RefCell::new(Vec::new());
+    let (panics, message) = count_panics_mentioning("no result within 300ms", || {
+        panic_message_of(|| {
+            proptest!(mpkit::testkit::proptest_config(16), |(processes in 1u64..=6, iterations in 0u64..2000)| {
+                calls.borrow_mut().push((processes, iterations));
+                let first = calls.borrow()[0] == (processes, iterations);
+                isolated_with(Duration::from_millis(300), move || {
+                    if first {
+                        sleep_forever()
+                    }
+                });
+            });
+        })
+    });
+    let calls = calls.into_inner();
+    let (processes, iterations) = calls[0];
+    assert!(
+        message.contains(&format!(
+            "minimal failing input: processes = {processes}, iterations = {iterations}"
+        )),
+        "reports the input that timed out, {:?}: {message}",
+        calls[0]
+    );
+    assert!(message.contains("no result within 300ms"), "{message}");
+    assert!(!message.contains("not run again"), "{message}");
+    assert_eq!(calls.len(), 1, "nothing ran after the timeout: {calls:?}");
+    assert_eq!(
+        panics, 1,
+        "the timeout is told once, in the report: {message}"
+    );
+}
+
+/// An exercise not done yet: its failure must point at the `todo!` line.
+fn unfinished() {
+    todo!("count the children")
+}
+const UNFINISHED_AT: u32 = line!() - 2;
+
+#[test]
+fn a_failure_points_at_the_line_that_failed_not_into_the_kit() {
+    // A panic in the exercise's process: its location comes back with its message.
+    let message = panic_message_of(|| isolated(unfinished));
+    let todo_at =
+        format!("not yet implemented: count the children at tests/kit.rs:{UNFINISHED_AT}:");
+    assert!(message.contains(&todo_at), "{message}");
+    // A kit assertion failing inside the exercise points at the test's line.
+    let at = line!() + 1;
+    let message = panic_message_of(|| isolated(|| Gate::new().wait()));
+    assert!(
+        message.contains(&format!("at tests/kit.rs:{at}:")),
+        "{message}"
+    );
+    // The test's own panic (what libtest prints as "panicked at") points at the call
+    // of the kit, not into it.
+    let at = line!() + 1;
+    let (panics, _) = panics_during(|| panic_message_of(|| isolated(unfinished)));
+    let from_here = format!("panicked at tests/kit.rs:{at}:");
+    assert!(
+        panics.iter().any(|p| p.starts_with(&from_here)),
+        "{panics:?}"
+    );
+    let at = line!() + 1;
+    let (panics, _) = panics_during(|| panic_message_of(|| assert_same_lines(&["a"], &["b"])));
+    let from_here = format!("panicked at tests/kit.rs:{at}:");
+    assert!(
+        panics.iter().any(|p| p.starts_with(&from_here)),
+        "{panics:?}"
+    );
+}
+
+const BLOCKED_AT: u32 = line!() + 3;
+fn block_here() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+#[test]
+fn a_deadlock_failure_says_where_each_process_was_stuck() {
+    let message = panic_message_of(|| {
+        isolated_with(Duration::from_millis(500), || {
+            let _child = fork_child(|| block_here()).unwrap();
+            block_here()
+        })
+    });
+    let at = format!("tests/kit.rs:{BLOCKED_AT}:");
+    assert_eq!(message.matches(&at).count(), 2, "both processes: {message}");
 }

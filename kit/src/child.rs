@@ -22,6 +22,18 @@ const ORPHAN_EXIT_CODE: i32 = 102;
 static IN_FORKED_CHILD: AtomicBool = AtomicBool::new(false);
 /// Set by the test kit in the process that reports its own panics to its parent.
 pub(crate) static QUIET_PANICS: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Where this thread last panicked, while [`QUIET_PANICS`] is set: the payload
+    /// caught by `catch_unwind` carries the message but not the location.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Where this thread last panicked (`file:line:column`) while its panics were quiet.
+pub(crate) fn take_panic_location() -> Option<String> {
+    PANIC_LOCATION.take()
+}
 static PANIC_HOOK: Once = Once::new();
 
 /// The payload of [`exit`]: unwinds the child's body like Python's `SystemExit`.
@@ -130,13 +142,14 @@ fn install_panic_hook() {
             if !in_forked_child() {
                 return previous(info);
             }
-            if QUIET_PANICS.load(Ordering::Relaxed) {
-                return;
-            }
             let location = info
                 .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
                 .unwrap_or_default();
+            if QUIET_PANICS.load(Ordering::Relaxed) {
+                PANIC_LOCATION.set(Some(location));
+                return;
+            }
             let line = format!(
                 "child process {} panicked at {location}:\n{}\n",
                 getpid(),

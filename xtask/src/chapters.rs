@@ -88,18 +88,25 @@ impl Chapter {
     }
 }
 
-/// Every chapter under `root/chapters`, in order.
+/// Every chapter, in order: each `chNN_slug` directory of `root/solutions`, where it is
+/// written, or of `root/chapters`, where it is generated to.
 pub fn discover(root: &Path) -> Result<Vec<Chapter>, String> {
     let pattern = Regex::new(r"^ch\d\d_[a-z0-9_]+$").expect("valid regex");
-    let dir = root.join("chapters");
-    let entries = fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().is_dir())
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter(|name| pattern.is_match(name))
-        .collect();
+    let mut names = Vec::new();
+    for side in ["solutions", "chapters"] {
+        let Ok(entries) = fs::read_dir(root.join(side)) else {
+            continue;
+        };
+        names.extend(
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.path().is_dir())
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter(|name| pattern.is_match(name)),
+        );
+    }
     names.sort();
+    names.dedup();
     Ok(names
         .into_iter()
         .map(|name| Chapter {
@@ -242,14 +249,26 @@ pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Every file under `dir` whose name ends in `.<extension>`, recursively.
 pub fn files_with_extension(dir: &Path, extension: &str, out: &mut Vec<PathBuf>) {
+    let mut all = Vec::new();
+    all_files(dir, &mut all);
+    out.extend(
+        all.into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == extension)),
+    );
+}
+
+/// Every file under `dir`, recursively, but for build output (`target`).
+pub fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         if path.is_dir() {
-            files_with_extension(&path, extension, out);
-        } else if path.extension().is_some_and(|ext| ext == extension) {
+            if entry.file_name() != "target" {
+                all_files(&path, out);
+            }
+        } else {
             out.push(path);
         }
     }

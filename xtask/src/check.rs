@@ -5,11 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::api;
 use crate::cargo::{self, print_errors, target_dir, test_build, Build};
 use crate::chapters::{self, relative, Chapter};
 use crate::includes;
 use crate::judge::{judge_skeleton, judge_solution, Problems, TODO};
+use crate::skeletons;
 use crate::snapshots;
 use crate::solved;
 use crate::table::{indent, Table};
@@ -39,6 +39,8 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     fs::create_dir_all(&log_dir).map_err(|e| format!("creating {}: {e}", log_dir.display()))?;
     let mut problems = Problems::default();
 
+    // First, and fast: everything after this tests the skeletons on disk.
+    problems.extend(skeleton_files(root, &chapters));
     let builds = Builds::new(root, &chapters, &others, &mut problems)?;
     let references = log_dir.join("snapshot-references.txt");
     let _ = fs::remove_file(&references);
@@ -57,9 +59,8 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
             "tests",
             "solutions",
             "skeleton(todo)",
-            "api",
         ],
-        &[name_width, 8, 5, 10, 14],
+        &[name_width, 8, 5, 10],
     );
     let runs = Runs {
         root,
@@ -165,9 +166,9 @@ struct Runs<'a> {
 }
 
 impl Runs<'_> {
-    /// Runs a chapter's tests against its solution and its skeleton, compares their
-    /// APIs, and prints the chapter's rows and problems. Also says whether every test
-    /// passed against the solution, on which the snapshot check depends.
+    /// Runs a chapter's tests against its solution and its skeleton, and prints the
+    /// chapter's rows and problems. Also says whether every test passed against the
+    /// solution, on which the snapshot check depends.
     fn chapter(&self, chapter: &Chapter) -> (Problems, bool) {
         progress(&format!("running {} against solutions/ ...", chapter.name));
         let solution = tests_run::run_chapter(
@@ -190,26 +191,12 @@ impl Runs<'_> {
         clear_progress();
         let mut on_solutions = Problems::default();
         let mut on_skeleton = Problems::default();
-        let mut on_api = Problems::default();
         if chapter.tests.exists() {
             judge_solution(&chapter.name, true, &solution, &mut on_solutions);
         }
         judge_skeleton(chapter, &skeleton, &mut on_skeleton);
-        let api_cell = match api_diff(chapter) {
-            Ok(diffs) if diffs.is_empty() => "ok".to_owned(),
-            Ok(diffs) => {
-                for diff in &diffs {
-                    on_api.add(format!("{}: API: {diff}", chapter.name));
-                }
-                format!("{} differences", diffs.len())
-            }
-            Err(e) => {
-                on_api.add(format!("{}: API: {e}", chapter.name));
-                "unreadable".to_owned()
-            }
-        };
-        print_rows(self.table, chapter, &solution, &skeleton, &api_cell);
-        for found in [&on_solutions, &on_skeleton, &on_api] {
+        print_rows(self.table, chapter, &solution, &skeleton);
+        for found in [&on_solutions, &on_skeleton] {
             found.print_indented(SHOWN);
         }
         let logs: Vec<String> = [&solution, &skeleton]
@@ -225,7 +212,6 @@ impl Runs<'_> {
         }
         let mut found = on_solutions;
         found.extend(on_skeleton);
-        found.extend(on_api);
         (found, all_passed(&solution))
     }
 
@@ -251,7 +237,6 @@ impl Runs<'_> {
             names.len().to_string(),
             count(&run, &names, &passed, "pass"),
             "-".to_owned(),
-            "-".to_owned(),
         ]);
         found.print_indented(SHOWN);
         if !found.0.is_empty() {
@@ -265,6 +250,45 @@ impl Runs<'_> {
 
 fn all_passed(run: &ChapterRun) -> bool {
     matches!(run, ChapterRun::Ran(run) if run.tests.iter().all(|(_, o)| *o == Outcome::Passed))
+}
+
+/// `chapters/` is what `cargo xtask skeletons` writes from `solutions/`.
+fn skeleton_files(root: &Path, chapters: &[Chapter]) -> Problems {
+    let started = Instant::now();
+    let mut found = Problems::default();
+    let with_solution: Vec<&Chapter> = chapters.iter().filter(|c| c.solution.is_dir()).collect();
+    for chapter in chapters.iter().filter(|c| !c.solution.is_dir()) {
+        found.add(format!(
+            "{}: no {} to generate it from",
+            relative(root, &chapter.skeleton),
+            relative(root, &chapter.solution)
+        ));
+    }
+    match skeletons::generate(root, &with_solution) {
+        Ok(generated) => {
+            for (chapter, files) in with_solution.iter().zip(&generated) {
+                for difference in skeletons::differences(root, chapter, files) {
+                    found.add(difference);
+                }
+            }
+        }
+        Err(errors) => {
+            for error in errors {
+                found.add(error);
+            }
+        }
+    }
+    println!(
+        "skeletons  {} chapter(s) generated from solutions/ and compared in {:.1} s, {} problem(s)",
+        with_solution.len(),
+        started.elapsed().as_secs_f64(),
+        found.0.len()
+    );
+    found.print_indented(usize::MAX);
+    if !found.0.is_empty() {
+        println!("    (chapters/ is generated: edit solutions/, then run `cargo xtask skeletons`)");
+    }
+    found
 }
 
 /// Every chapter has its solution, its test file and its page in the book, and its
@@ -392,25 +416,7 @@ fn crate_build(root: &Path, chapters: &[Chapter]) -> Result<Build, String> {
     cargo::build(root, &args)
 }
 
-fn api_diff(chapter: &Chapter) -> Result<Vec<String>, String> {
-    let name = chapter.skeleton_package();
-    let solution = api::surface(&chapter.solution, &name)?;
-    let skeleton = api::surface(&chapter.skeleton, &name)?;
-    let mut diffs = api::diff(&solution, &skeleton);
-    diffs.extend(api::given_files_differ(
-        &chapter.solution,
-        &chapter.skeleton,
-    ));
-    Ok(diffs)
-}
-
-fn print_rows(
-    table: &Table,
-    chapter: &Chapter,
-    solution: &ChapterRun,
-    skeleton: &ChapterRun,
-    api: &str,
-) {
+fn print_rows(table: &Table, chapter: &Chapter, solution: &ChapterRun, skeleton: &ChapterRun) {
     let names = solution
         .tests()
         .iter()
@@ -426,7 +432,6 @@ fn print_rows(
             "0".to_owned(),
             count(solution, &[], &passed, "pass"),
             count(skeleton, &[], &todo, "todo"),
-            api.to_owned(),
         ]);
     }
     for (exercise, tests) in groups {
@@ -440,7 +445,6 @@ fn print_rows(
             tests.len().to_string(),
             count(solution, &tests, &passed, "pass"),
             skeleton_cell,
-            api.to_owned(),
         ]);
     }
 }

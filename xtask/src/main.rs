@@ -1,8 +1,10 @@
 //! The workbook's project commands, run as `cargo xtask <command>`.
 //!
-//! - `check`: proves that the solutions pass every test, that every graded test fails
-//!   against the skeletons with a `todo!()`, that skeletons and solutions show the same
-//!   public API, that the book's includes resolve and that every snapshot is used.
+//! - `check`: proves that the skeletons are what `skeletons` writes, that the solutions
+//!   pass every test, that every graded test fails against the skeletons with a
+//!   `todo!()`, that the book's includes resolve and that every snapshot is used.
+//! - `skeletons`: writes the skeletons (`chapters/`) from the solutions.
+//! - `reset`: gives one exercise its skeleton back.
 //! - `book`: builds the book with mdBook's library, after checking its includes.
 //! - `start`: what a student runs first: builds the book, says where to begin, and shows
 //!   which exercises pass so far.
@@ -10,7 +12,6 @@
 //! - `grade`: an instructor's grader for students' checkouts.
 //! - `mutants`: how many wrong solutions the tests catch (cargo-mutants).
 
-mod api;
 mod book;
 mod cargo;
 mod chapters;
@@ -23,6 +24,8 @@ mod includes;
 mod judge;
 mod mutants;
 mod progress;
+mod reset;
+mod skeletons;
 mod snapshots;
 mod solved;
 mod start;
@@ -38,23 +41,31 @@ Usage: cargo xtask <command> [options]
 
 Commands:
   check   Prove the workbook is consistent; exits non-zero on any problem:
+            - chapters/ is exactly what `cargo xtask skeletons` writes (checked
+              first; each hand-edited, missing or extra file is named)
             - every test passes against solutions/ (cargo test --features solutions)
             - every chapter's crates (skeleton and solution) build without warnings
             - every graded test (ex1_..., ex2_...) fails against its skeleton with
               `not yet implemented` (a todo!()), not by a compile error, a timeout
               or another panic, and never passes by accident
-            - each skeleton's public API (items, signatures, doc comments) equals
-              its solution's, and files given whole (`//! Given: ...`) are the
-              same in both
             - a chapter's crates depend on no skeleton, only on other chapters'
               solutions
-            - with every skeleton filled in from its solution, the whole suite
-              passes as a student runs it (plain `cargo test`), and with only
-              exercises 1..=N of a chapter filled in, the tests of 1..=N pass
+            - with every skeleton's src/ replaced by its solution's, the whole
+              suite passes as a student runs it (plain `cargo test`), and with
+              only exercises 1..=N of a chapter filled in, the tests of 1..=N pass
             - every {{#include}} in book/src resolves to non-empty text
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around
   book    Check the book's includes, then build the book into book/book/.
+  skeletons
+          Write every chapter's skeleton, chapters/chNN_slug, from its solution,
+          solutions/chNN_slug, the one hand-written source: regions between
+          `// BEGIN SOLUTION` and `// END SOLUTION` become the `// SKELETON: `
+          lines right before them; then rustfmt. Removes files the generator
+          does not write.
+  reset CHAPTER EXERCISE
+          Give one exercise its skeleton back (e.g. `reset ch05 ex3`); your
+          version is saved under target/xtask/reset/ first.
   start   Start here: build the book, show where to begin, and run the tests
           against your chapters to show which exercises pass so far (with each
           exercise's time estimate from the book), and the first failure of the
@@ -82,8 +93,8 @@ Commands:
           viable mutants caught, and the missed ones. Output in target/mutants/.
 
 Options:
-  --chapter NAME   check/start: only this chapter (e.g. ch02_first_taste or ch02);
-                   may be given more than once
+  --chapter NAME   check/start/skeletons/grade: only this chapter (e.g. ch02_first_taste
+                   or ch02); may be given more than once
   --timeout SECS   check/start: wall-clock limit of one run of a test executable
                    (default 600); a test still running then is killed and reported,
                    and the tests after it run again without it
@@ -95,6 +106,8 @@ enum Command {
     Check(Options),
     Book,
     Start(Options),
+    Skeletons(Options),
+    Reset(String, String),
     Hint(hint::Args),
     Grade(grade::Args),
     Watch(Vec<String>),
@@ -119,6 +132,12 @@ fn parse(args: &[String]) -> Result<Command, String> {
     }
     // The student's and instructor's commands take their own arguments.
     match name.as_str() {
+        "reset" => {
+            return match rest {
+                [chapter, exercise] => Ok(Command::Reset(chapter.clone(), exercise.clone())),
+                _ => Err("usage: cargo xtask reset CHAPTER EXERCISE (e.g. reset ch05 ex3)".into()),
+            }
+        }
         "hint" => return Ok(Command::Hint(hint::Args::parse(rest)?)),
         "grade" => return Ok(Command::Grade(grade::Args::parse(rest)?)),
         "watch" => return Ok(Command::Watch(rest.to_vec())),
@@ -155,6 +174,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     match name.as_str() {
         "check" => Ok(Command::Check(options)),
         "start" => Ok(Command::Start(options)),
+        "skeletons" => Ok(Command::Skeletons(options)),
         "book" if options.chapters.is_empty() => Ok(Command::Book),
         "book" => Err("`book` takes no --chapter: the book is built whole".into()),
         "-h" | "--help" | "help" => Ok(Command::Help),
@@ -180,6 +200,10 @@ fn main() -> ExitCode {
         Command::Check(options) => check::run(&root, &options),
         Command::Book => book::run(&root),
         Command::Start(options) => start::run(&root, &options),
+        Command::Skeletons(options) => chapters::discover(&root)
+            .and_then(|all| chapters::select(all, &options.chapters))
+            .and_then(|chapters| skeletons::run(&root, &chapters)),
+        Command::Reset(chapter, exercise) => reset::run(&root, &chapter, &exercise),
         Command::Hint(args) => hint::run(&root, &args),
         Command::Grade(args) => grade::run(&root, &args),
         Command::Watch(chapters) => watch::run(&root, &chapters),

@@ -31,6 +31,14 @@ pub struct Failure {
     pub timed_out: bool,
 }
 
+impl Failure {
+    /// The location, unless the lines shown already say it.
+    pub fn location_if_not_shown(&self) -> Option<&str> {
+        let location = self.location.as_deref()?;
+        (!self.lines.iter().any(|l| l.contains(location))).then_some(location)
+    }
+}
+
 impl ExerciseStatus {
     /// How many of its tests pass.
     pub fn passing(&self) -> usize {
@@ -142,7 +150,7 @@ pub fn statuses(run: &TestRun) -> Vec<ExerciseStatus> {
 pub fn working_chapter<'a>(
     chapters: &'a [&'a Chapter],
     progress: &[(String, Vec<ExerciseStatus>)],
-) -> Option<&'a Chapter> {
+) -> Option<(&'a Chapter, &'static str)> {
     let unfinished = |c: &Chapter| {
         progress
             .iter()
@@ -157,15 +165,15 @@ pub fn working_chapter<'a>(
     if let Some(edited) = last_edited(chapters) {
         if let Some(chapter) = chapters.iter().find(|c| c.name == edited) {
             if unfinished(chapter) {
-                return Some(chapter);
+                return Some((chapter, "the chapter of the file you saved last"));
             }
         }
     }
-    chapters
-        .iter()
-        .find(|c| partial(c))
-        .or_else(|| chapters.iter().find(|c| unfinished(c)))
-        .copied()
+    if let Some(chapter) = chapters.iter().find(|c| partial(c)) {
+        return Some((chapter, "the first chapter with an exercise partly done"));
+    }
+    let first = chapters.iter().find(|c| unfinished(c))?;
+    Some((first, "the first chapter with exercises left"))
 }
 
 /// The chapter whose `src` holds the file saved last, if it was saved later than the
@@ -252,6 +260,16 @@ at chapters/ch05_sync/src/lock.rs:56:9";
             failure.location.as_deref(),
             Some("chapters/ch05_sync/src/lock.rs:56")
         );
+        assert_eq!(
+            failure.location_if_not_shown(),
+            None,
+            "the third line says it"
+        );
+        let two = statuses[1].first_failure(2).unwrap();
+        assert_eq!(
+            two.location_if_not_shown(),
+            Some("chapters/ch05_sync/src/lock.rs:56")
+        );
     }
 
     #[test]
@@ -287,10 +305,10 @@ at chapters/ch05_sync/src/lock.rs:56:9";
             ("ch03_c".to_owned(), vec![status(&[failed()])]),
         ];
         // A fresh checkout, nothing done: the first chapter.
-        assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch01_a");
+        assert_eq!(working_chapter(&all, &progress).unwrap().0.name, "ch01_a");
         // Some of chapter 3 passes: there.
         progress[2].1 = vec![status(&[Outcome::Passed, failed()])];
-        assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch03_c");
+        assert_eq!(working_chapter(&all, &progress).unwrap().0.name, "ch03_c");
         // Chapter 2's file saved after the checkout: there.
         let later = SystemTime::now() + std::time::Duration::from_secs(600);
         let file = fs::File::options()
@@ -298,10 +316,10 @@ at chapters/ch05_sync/src/lock.rs:56:9";
             .open(b.skeleton.join("src/lib.rs"))
             .unwrap();
         file.set_modified(later).unwrap();
-        assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch02_b");
+        assert_eq!(working_chapter(&all, &progress).unwrap().0.name, "ch02_b");
         // ... unless chapter 2 is done.
         progress[1].1 = vec![status(&[Outcome::Passed])];
-        assert_eq!(working_chapter(&all, &progress).unwrap().name, "ch03_c");
+        assert_eq!(working_chapter(&all, &progress).unwrap().0.name, "ch03_c");
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -176,15 +176,14 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         );
     }
     let working = progress::working_chapter(&with_tests, &progress);
-    let next = working.and_then(|chapter| {
+    let next = working.and_then(|(chapter, why)| {
         let (_, statuses) = progress.iter().find(|(name, _)| *name == chapter.name)?;
         let status = statuses.iter().find(|s| !s.done())?;
-        Some((chapter, status.first_failure(3)?))
+        Some((chapter, why, status.first_failure(3)?))
     });
-    if let Some((chapter, failure)) = next {
+    if let Some((chapter, why, failure)) = next {
         println!(
-            "You are on {} (the chapter you saved last, or else the first one begun; \
-             `cargo xtask watch {}` follows it).",
+            "You are on {}: {why}. `cargo xtask watch {}` follows it.",
             chapter.name, chapter.name
         );
         let kind = if failure.timed_out {
@@ -196,7 +195,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         for line in &failure.lines {
             println!("  {line}");
         }
-        if let Some(location) = failure.location {
+        if let Some(location) = failure.location_if_not_shown() {
             println!("  at {location}");
         }
     }

@@ -199,7 +199,7 @@ impl Watch {
                         for line in &failure.lines {
                             let _ = writeln!(out, "    {line}");
                         }
-                        if let Some(location) = &failure.location {
+                        if let Some(location) = failure.location_if_not_shown() {
                             let _ = writeln!(out, "  at {location}");
                         }
                     }
@@ -389,7 +389,7 @@ pub fn run(root: &Path, wanted: &[String]) -> Result<(), String> {
     let with_tests: Vec<&Chapter> = all.iter().filter(|c| c.tests.exists()).collect();
     let first = match wanted {
         [] => progress::working_chapter(&with_tests, &[])
-            .map(|c| c.name.clone())
+            .map(|(c, _)| c.name.clone())
             .ok_or("no chapter has tests")?,
         [one] => {
             let selected = chapters::select(chapters::discover(root)?, std::slice::from_ref(one))?;

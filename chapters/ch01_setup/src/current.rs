@@ -1,6 +1,9 @@
 //! Exercise 2: numbering children, and `current_process()`.
 
-use crate::naming::ProcessKind;
+use std::sync::atomic::Ordering;
+
+use crate::naming::{process_name, ProcessKind};
+use crate::state::{this_process, CHILDREN_STARTED};
 
 /// What `current_process()` tells about the calling process.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,9 +26,8 @@ pub struct ProcessInfo {
 /// Reads the record with [`this_process`](crate::state::this_process) and takes no lock,
 /// so it is safe in a child forked from a threaded parent.
 pub fn current_process() -> ProcessInfo {
-    // TODO: read this process's record with `crate::state::this_process()`; the name
-    // is the given one or else `crate::process_name(kind, identity)`; the pid comes
-    // from `std::process::id()`.
+    // TODO: the given name, or else the default one; the pid as the kernel reports it
+    // now; the kind, identity and parent's pid this process was started with.
     todo!(
         "describe the calling process (pid {}) from its record",
         std::process::id()
@@ -41,8 +43,8 @@ pub fn current_process() -> ProcessInfo {
 /// start children at the same time: in the main process the first two calls return `[1]`
 /// and `[2]`; in the process with identity `[2]` the first call returns `[2, 1]`.
 pub fn next_child_identity() -> Vec<u32> {
-    // TODO: take a number from `crate::state::CHILDREN_STARTED` (an atomic, so two
-    // threads never get the same one) and append it to this process's identity.
+    // TODO: this process's identity and one more number: 1, 2, 3, ... in every
+    // process, never the same twice, even when threads start children together.
     todo!(
         "take the next child number of pid {} and build the child's identity",
         std::process::id()

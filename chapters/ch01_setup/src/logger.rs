@@ -1,8 +1,10 @@
 //! Exercise 3: a logger whose every line says which process wrote it.
 
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 
 use log::{LevelFilter, Log, Metadata, Record, SetLoggerError};
+
+use crate::current::current_process;
 
 /// A `log::Log` that writes `[process name]: message` lines to a file descriptor.
 ///
@@ -27,8 +29,11 @@ impl ProcessLogger {
     /// The line for `message` written by the process called `name`: `[name]: message`
     /// and a newline.
     pub fn format_line(name: &str, message: &std::fmt::Arguments<'_>) -> String {
-        // TODO: the whole line in one String, newline included.
-        todo!("format the line for {message:?} written by {name:?} as \"[name]: message\\n\"")
+        // TODO: the whole line, newline included, in one String.
+        todo!(
+            "format the line for {message:?} written by {name:?} as \
+             \"[name]: message\\n\""
+        )
     }
     // ANCHOR_END: format_line
 }
@@ -40,9 +45,9 @@ impl Log for ProcessLogger {
 
     // ANCHOR: log
     fn log(&self, record: &Record<'_>) {
-        // TODO: skip records that are not enabled; format the line with this process's
-        // name (`crate::current_process()`), then write it to `self.fd` with ONE call
-        // (`mpkit::write_all` on `BorrowedFd::borrow_raw(self.fd)`).
+        // TODO: an enabled record becomes one line, named after the process that logs
+        // it, written to `self.fd` in one write(2) so that the lines of processes
+        // logging at once never mix; a record that is not enabled writes nothing.
         todo!(
             "log {:?} at level {} to fd {} as one [name]: message line",
             record.args(),

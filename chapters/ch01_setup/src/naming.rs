@@ -30,11 +30,11 @@ impl ProcessKind {
 /// child has `[3]` and is `Process-3`; that child's first child has `[3, 1]` and is
 /// `Process-3:1`.
 pub fn process_name(kind: ProcessKind, identity: &[u32]) -> String {
-    // TODO: the main process (empty identity) is "MainProcess"; any other process is
-    // its kind's prefix, a dash, and its identity's numbers joined by ':'.
+    // TODO: the empty identity is "MainProcess", whatever the kind; any other identity
+    // is the kind's prefix, a dash and its numbers joined by ':'.
     todo!(
-        "name the {kind:?} process with identity {identity:?}: \"MainProcess\" when the \
-         identity is empty, else like \"Process-3:1\""
+        "name the {kind:?} process with identity {identity:?}: \"MainProcess\" \
+         when the identity is empty, else like \"Process-3:1\""
     )
 }
 // ANCHOR_END: process_name

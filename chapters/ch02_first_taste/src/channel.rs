@@ -5,13 +5,15 @@
 //! stream only once every process has closed its write end.
 
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ChannelError;
+use crate::frame::{decode_frame, encode_frame, MAX_FRAME};
 
 /// A new channel over a pipe. Fork after creating it: children keep a [`Sender`], and
 /// the parent drops its own `Sender` so that [`Receiver::recv`] sees the end of the
@@ -52,12 +54,11 @@ impl<T: Serialize> Sender<T> {
     ///
     /// Errors: `FrameTooLarge` (nothing is written), `Closed` when the receiver is gone.
     pub fn send(&self, message: &T) -> Result<(), ChannelError> {
-        // TODO: one frame (`crate::frame::encode_frame`), one `mpkit::write_all`; an
-        // io::Error converts with `?`.
-        let _ = message;
+        // TODO: the message's frame in one write, so that frames sent by several
+        // processes never interleave; nothing is written when the frame is too large.
         todo!(
-            "encode the message as one frame and write it to fd {} with a single write",
-            self.fd.as_raw_fd()
+            "encode the message as one frame and write it to {:?} with a single write",
+            self.fd
         )
     }
     // ANCHOR_END: send
@@ -91,14 +92,14 @@ impl<T: DeserializeOwned> Receiver<T> {
     /// Messages already buffered come first. Reading 0 bytes means every write end is
     /// closed: `Closed` if nothing is buffered, `Malformed` if a frame was cut short.
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, ChannelError> {
-        // TODO: loop: a whole frame in `self.buffer`? decode it
-        // (`crate::frame::decode_frame`), drain it, return it.
-        // Otherwise wait for the fd with `mpkit::poll_readable` (Timeout once the
-        // deadline has passed), `nix::unistd::read` a chunk and append it. 0 bytes read
-        // is the end of the stream.
+        // TODO: the next message: from the buffer when a whole frame is there, else
+        // from the pipe once one has arrived. Timeout when the deadline passes first;
+        // at the end of the stream, Closed if nothing is buffered, Malformed inside a
+        // frame.
         todo!(
-            "decode the next frame, reading fd {} ({} bytes buffered) until {deadline:?}",
-            self.fd.as_raw_fd(),
+            "decode the next frame, reading {:?} ({} bytes buffered) \
+             until {deadline:?}",
+            self.fd,
             self.buffer.len()
         )
     }

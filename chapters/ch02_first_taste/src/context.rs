@@ -1,5 +1,7 @@
 //! Exercise 3: start methods, and the fork context.
 
+use ch01_setup::ProcessKind;
+
 use crate::error::ProcessError;
 use crate::process::Process;
 
@@ -18,7 +20,8 @@ pub struct Context {
 /// `"fork"` gives the fork context; `"spawn"` and `"forkserver"` give
 /// `UnsupportedStartMethod` naming the method; anything else gives `UnknownStartMethod`.
 pub fn get_context(method: &str) -> Result<Context, ProcessError> {
-    // TODO: match on the name.
+    // TODO: "fork" is the fork context; Python's other two start methods are
+    // unsupported here; any other name is unknown.
     todo!(
         "return the context of start method {method:?}: \"fork\" works; \"spawn\", \
          \"forkserver\" and anything else are errors"
@@ -36,8 +39,7 @@ impl Context {
     /// A process of this context: it runs `target` and its default name is
     /// `ForkProcess-N`, numbered by the same counter as every other child of this process.
     pub fn process(&self, target: impl FnOnce() + 'static) -> Process {
-        // TODO: `Process::of_kind` with the right `ch01_setup::ProcessKind`.
-        let _ = target;
+        // TODO: a process like `Process::new` makes, of kind ForkProcess.
         todo!("make a ForkProcess of the {:?} context", self.method)
     }
     // ANCHOR_END: context_process

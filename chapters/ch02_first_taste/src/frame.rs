@@ -24,10 +24,12 @@ pub const LENGTH_PREFIX: usize = 4;
 ///
 /// Fails with `FrameTooLarge` when the frame, prefix included, is over [`MAX_FRAME`].
 pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, ChannelError> {
-    // TODO: encode with `postcard::to_stdvec`, check the frame's whole length against
-    // MAX_FRAME, then the body's length as `u32::to_le_bytes` followed by the body.
-    let _ = message;
-    todo!("encode a message as a frame of at most {MAX_FRAME} bytes, {LENGTH_PREFIX}-byte length first")
+    // TODO: the body's length as a little-endian u32, then the postcard body; no frame
+    // but FrameTooLarge when the whole frame would be over MAX_FRAME.
+    todo!(
+        "encode a message as a frame of at most {MAX_FRAME} bytes, \
+         {LENGTH_PREFIX}-byte length first"
+    )
 }
 // ANCHOR_END: encode_frame
 
@@ -39,8 +41,9 @@ pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, ChannelError> 
 /// makes the receiver wait for, or allocate, more. The body must decode to exactly one
 /// message: trailing bytes are `Malformed`.
 pub fn decode_frame<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<(T, usize)>, ChannelError> {
-    // TODO: no prefix yet: None. Check the length before anything else, then wait for
-    // the whole body (None), then `postcard::take_from_bytes`, which must leave nothing.
+    // TODO: None until the whole frame is there; FrameTooLarge as soon as a prefix
+    // says more than MAX_FRAME; Malformed unless the body is exactly one message.
+    // Whatever the bytes, never a panic.
     todo!(
         "decode the first frame of {} bytes: {bytes:02x?}",
         bytes.len()

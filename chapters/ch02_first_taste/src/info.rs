@@ -1,5 +1,7 @@
 //! Exercise 2: what a process knows about itself and its parent.
 
+use ch01_setup::current_process;
+
 // ANCHOR: parent_pid
 /// The pid of the process that started this one, like Python's `parent_process().pid`;
 /// `None` in the main process.
@@ -7,7 +9,8 @@
 /// It is the pid recorded when the child was started, so it stays right even after the
 /// parent has died (when `getppid()` would name a reaper instead).
 pub fn parent_pid() -> Option<i32> {
-    // TODO: `ch01_setup::current_process()` knows the parent's pid.
+    // TODO: the pid recorded when this process was started, right even after the
+    // parent died; None in the main process.
     todo!(
         "return the recorded parent pid of pid {} (None in the main process)",
         std::process::id()
@@ -26,8 +29,7 @@ pub fn parent_pid() -> Option<i32> {
 ///   pid: 4243
 /// ```
 pub fn info(title: &str) -> Vec<String> {
-    // TODO: four lines, as in the example above, from `ch01_setup::current_process()`
-    // and `parent_pid()`.
+    // TODO: the title, then the name, parent pid and pid lines of the example above.
     todo!(
         "describe pid {} in four lines under the title {title:?}",
         std::process::id()

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ch01_setup::{next_child_identity, process_name, ProcessKind, ProcessRecord};
+use ch01_setup::{enter_child, next_child_identity, process_name, ProcessKind, ProcessRecord};
 use mpkit::{Child, ExitStatus};
 
 use crate::error::ProcessError;
@@ -87,12 +87,12 @@ impl Process {
     /// 101 when it panics. Errors: `AlreadyStarted` on a second call, `NotTheParent` when
     /// called by a process other than the creator, `Os` when `fork` fails.
     pub fn start(&mut self) -> Result<(), ProcessError> {
-        // TODO: refuse a second start and a start from another process than
-        // `self.creator`; then take the target and fork with `mpkit::fork_child`. In the
-        // child: `ch01_setup::enter_child(record)` first, then the target. Keep the
-        // returned `mpkit::Child` in `self.child`.
+        // TODO: fork the child, at most once and only in the creator. The child is its
+        // own process (its record: `current_process()` gives its name and parent)
+        // before the target runs. Keep the child, which `join` waits for.
         todo!(
-            "fork a child for {} (created by pid {}) that enters its record, then runs the target",
+            "fork a child for {} (created by pid {}) that enters its record, \
+             then runs the target",
             self.name(),
             self.creator
         )
@@ -106,8 +106,8 @@ impl Process {
     /// Errors: `NotStarted` before `start`, `NotTheParent` in any process but the creator
     /// (a child cannot join itself).
     pub fn join(&mut self) -> Result<ExitStatus, ProcessError> {
-        // TODO: only the creator may join, and only a started process; then wait on
-        // the `mpkit::Child` (its errors convert with `?`).
+        // TODO: how the child ended, however long that takes; only the creator may
+        // join, and only a started process.
         todo!(
             "wait for the child of {} (pid {:?}) and return how it ended",
             self.name(),
@@ -118,7 +118,8 @@ impl Process {
     /// Like [`Process::join`], but gives up after `timeout` and returns `None` when the
     /// child is still running.
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
-        // TODO: as `join`, with `mpkit::Child::wait_timeout`.
+        // TODO: as `join`, but `None` once `timeout` has passed with the child still
+        // running.
         todo!(
             "wait at most {timeout:?} for the child of {} (pid {:?})",
             self.name(),

@@ -8,8 +8,8 @@ impl Process {
     /// Whether the child is running: `false` before start and once it has ended.
     /// Never blocks; an ended child is reaped on the spot. `Closed` after `close`.
     pub fn is_alive(&mut self) -> Result<bool, LifecycleError> {
-        // TODO: `self.child()` gives the started child or an error (NotStarted means
-        // "not alive"); `mpkit::Child::try_wait` never blocks.
+        // TODO: whether the child runs, without blocking: false before start and once
+        // it has ended (reaped on the spot).
         todo!("tell whether {} is running, without blocking", self.name())
     }
     // ANCHOR_END: is_alive
@@ -19,7 +19,8 @@ impl Process {
     /// exit, `Some(-signal)` after a signal ended it. Never blocks. `Closed` after
     /// `close`.
     pub fn exitcode(&mut self) -> Result<Option<i32>, LifecycleError> {
-        // TODO: like `is_alive`; `mpkit::ExitStatus::exitcode` follows Python.
+        // TODO: Python's exit code, without blocking: None before start and while
+        // running.
         todo!("the exit code of {}, without blocking", self.name())
     }
     // ANCHOR_END: exitcode

@@ -11,7 +11,8 @@ impl Process {
     /// once the child has ended, for waiting on many processes and pipes at once.
     /// Errors: `NotStarted`, `Closed`.
     pub fn sentinel(&mut self) -> Result<BorrowedFd<'_>, LifecycleError> {
-        // TODO: the started child's pidfd (`mpkit::Child::pidfd`).
+        // TODO: a descriptor of the child that polls readable once the child has
+        // ended.
         todo!("the sentinel of {}", self.name())
     }
     // ANCHOR_END: sentinel
@@ -22,9 +23,9 @@ impl Process {
     /// closing a process never started, is fine. Error: `StillRunning` while the child
     /// runs (and nothing changes).
     pub fn close(&mut self) -> Result<(), LifecycleError> {
-        // TODO: a second close does nothing; a running child is `StillRunning`
-        // (`is_alive` reaps an ended one); then mark the process closed (`self.closed`)
-        // and drop the child (`self.inner.take_child()`), which closes its pidfd.
+        // TODO: closing twice, or a process never started, is fine; a running child is
+        // StillRunning and nothing changes; else the child is reaped, its pidfd
+        // closed, and every later query but `close` and `name` is Closed.
         todo!("close {} (closed already: {})", self.name(), self.closed)
     }
     // ANCHOR_END: close

@@ -1,5 +1,7 @@
 //! Exercise 3: ending a process with a signal.
 
+use nix::sys::signal::Signal;
+
 use crate::error::LifecycleError;
 use crate::process::Process;
 
@@ -9,8 +11,8 @@ impl Process {
     /// handles or ignores the signal. Does not wait. Nothing happens if the child has
     /// ended already. Errors: `NotStarted`, `Closed`.
     pub fn terminate(&mut self) -> Result<(), LifecycleError> {
-        // TODO: `self.child()?`, then `mpkit::Child::signal` (it sends through the pidfd
-        // and does nothing once the child has been reaped).
+        // TODO: SIGTERM to this child and no other process, without waiting; nothing
+        // once the child has been reaped.
         todo!("send SIGTERM to {}", self.name())
     }
     // ANCHOR_END: terminate

@@ -1,6 +1,8 @@
 //! Exercise 5: a child that catches SIGTERM, so that its cleanup runs.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 use crate::error::LifecycleError;
 
@@ -8,9 +10,9 @@ use crate::error::LifecycleError;
 pub static TERMINATE_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 // ANCHOR: handler
-// TODO: write the handler, an `extern "C" fn(libc::c_int)`. A signal handler may only
-// do async-signal-safe things: storing to an atomic is one; allocating, locking or
-// printing is not.
+// TODO: write the SIGTERM handler, an `extern "C" fn(libc::c_int)` that sets
+// TERMINATE_REQUESTED. A signal handler may only do async-signal-safe things: storing
+// to an atomic is one; allocating, locking or printing is not.
 // ANCHOR_END: handler
 
 // ANCHOR: exit_cleanly_on_sigterm
@@ -19,8 +21,9 @@ pub static TERMINATE_REQUESTED: AtomicBool = AtomicBool::new(false);
 /// SIGTERM: its code is expected to look at the flag and return normally, so that its
 /// destructors run (a default SIGTERM ends the process without running any).
 pub fn exit_cleanly_on_sigterm() -> Result<&'static AtomicBool, LifecycleError> {
-    // TODO: clear the flag, then install the handler with `nix::sys::signal::sigaction`
-    // (a `SigAction` of `SigHandler::Handler(your_handler)`, no flags, an empty mask).
+    // TODO: from now on a SIGTERM only sets TERMINATE_REQUESTED, and this process
+    // keeps running; the flag starts clear (a forked child got a copy of its
+    // parent's).
     todo!(
         "catch SIGTERM in pid {} by setting TERMINATE_REQUESTED",
         std::process::id()

@@ -1,10 +1,11 @@
 //! Exercise 4: a barrier that elects a leader, round after round.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::SyncError;
-use crate::futex;
+use crate::futex::{self, Wake};
 use crate::lock::Lock;
 use crate::shm::{Shared, ShmSafe};
 
@@ -79,15 +80,13 @@ impl Barrier {
     /// the barrier: this and every other waiter get `Broken`, and so does every later
     /// `wait` until `reset`. A panicking action breaks it too.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<u32, SyncError> {
-        // TODO: under `self.lock`: refuse a broken barrier, note the round
-        // (`state.generation`) and take an index (`state.count`). The last to arrive runs
-        // the action (under `catch_unwind`; a panic breaks the round with
-        // `self.break_round`), resets the count, moves `generation` on and wakes all
-        // (`crate::futex::wake_all`). The others sleep on `generation` until it moves
-        // (`crate::futex::wait`); a timeout breaks the round. A waiter whose round was
-        // broken (`state.broken_round == round + 1`) leaves with `Broken`.
+        // TODO: this process's index in its round (distinct, 0..parties); the last to
+        // arrive runs the action, then the whole round leaves together. A timeout or a
+        // panicking action breaks the round: its waiters, and every wait until
+        // `reset`, get Broken.
         todo!(
-            "wait at the barrier for {} parties within {timeout:?} ({} waiting, action: {})",
+            "wait at the barrier for {} parties within {timeout:?} \
+             ({} waiting, action: {})",
             self.parties,
             self.n_waiting(),
             self.has_action()

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::SyncError;
+use crate::futex::{self, Wake};
 use crate::lock::Lock;
 use crate::rlock::{current_thread, RLock};
 use crate::shm::{Shared, ShmSafe};
@@ -126,13 +127,13 @@ impl Condition {
     // ANCHOR: wait
     /// Releases the lock, sleeps until a notify or `timeout` (`None`: as long as it
     /// takes), then takes the lock back at the same depth. Returns `false` when the time
-    /// ran out. No notify is lost: the sequence number is read while the lock is still
-    /// held, and a notify (which needs the lock) changes it, so the sleep does not start
-    /// if one came in between. `NotOwner` if the caller does not hold the lock.
+    /// ran out. No notify is lost: one sent after this wait released the lock wakes it.
+    /// `NotOwner` if the caller does not hold the lock.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // TODO: read the sequence number first, then `self.release_all()` (it checks
-        // that you hold the lock), sleep while the number is unchanged
-        // (`crate::futex::wait`), and `self.reacquire(depth)` whatever happened.
+        // TODO: release the lock (at every depth), sleep until a notify or the
+        // deadline, and hold the lock again at the same depth when returning, whatever
+        // happened. A notify sent after this wait released the lock must wake it.
+        // NotOwner when the caller does not hold the lock.
         todo!(
             "wait on the condition (sequence {}) within {timeout:?}",
             self.state.sequence.load(Ordering::Relaxed)
@@ -143,8 +144,8 @@ impl Condition {
     // ANCHOR: notify
     /// Wakes at most `n` waiters. `NotOwner` if the caller does not hold the lock.
     pub fn notify(&self, n: u32) -> Result<(), SyncError> {
-        // TODO: check the caller holds the lock (`self.is_mine()`), change the
-        // sequence number, then wake `n` sleepers on it (`crate::futex::wake`).
+        // TODO: wake up to `n` waiters; NotOwner when the caller does not hold the
+        // lock.
         todo!(
             "notify {n} waiters (sequence {})",
             self.state.sequence.load(Ordering::Relaxed)

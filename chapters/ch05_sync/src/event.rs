@@ -1,9 +1,10 @@
 //! Exercise 2: an event that many processes wait for.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::SyncError;
+use crate::futex::{self, Wake};
 use crate::shm::{Shared, ShmSafe};
 
 /// The state of an [`Event`], in shared memory: 0 clear, 1 set.
@@ -38,7 +39,7 @@ impl Event {
     // ANCHOR: set
     /// Sets the event and wakes every process waiting for it.
     pub fn set(&self) {
-        // TODO: store 1, then wake every waiter (`crate::futex::wake_all`).
+        // TODO: set the flag, and wake every process waiting for it.
         todo!(
             "set the event (flag {})",
             self.state.flag.load(Ordering::Relaxed)
@@ -56,8 +57,9 @@ impl Event {
     /// takes); returns whether it is set, like Python's `wait(timeout)`. Sleeps in the
     /// kernel; does not spin.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // TODO: loop: set? done. Else sleep while the flag is 0
-        // (`crate::futex::wait(&self.state.flag, 0, deadline)`) until the deadline.
+        // TODO: true as soon as the event is set (at once if it is set already), false
+        // when the deadline passes first with it still clear. Sleep in the kernel;
+        // never spin.
         todo!("wait for the event within {timeout:?}")
     }
     // ANCHOR_END: wait

@@ -1,9 +1,10 @@
 //! Exercise 1: a lock in shared memory, on a futex.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::SyncError;
+use crate::futex::{self, Wake};
 use crate::shm::{Shared, ShmSafe};
 
 /// The lock word: 0 unlocked, 1 locked, 2 locked and someone may be waiting.
@@ -49,10 +50,9 @@ impl Lock {
     /// Python's `acquire(timeout=...)`: `true` when taken, `false` when the time ran out.
     /// Waits sleep in the kernel; they do not spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // TODO: the fast path: one compare_exchange from UNLOCKED to LOCKED. Then loop:
-        // swap in CONTENDED (if the old value was UNLOCKED, the lock is yours), else sleep
-        // with `crate::futex::wait(word, CONTENDED, deadline)` until the deadline.
-        let _ = (UNLOCKED, LOCKED, CONTENDED);
+        // TODO: true once this process holds the lock, false when the deadline passes
+        // first. Waiting sleeps in the kernel, never spins, and a release must wake a
+        // sleeper.
         todo!(
             "acquire the lock (word {}) within {timeout:?}",
             self.state.word.load(Ordering::Relaxed)
@@ -64,8 +64,8 @@ impl Lock {
     /// Releases the lock, whichever process took it, and wakes one waiter if there may
     /// be one. `NotLocked` if it was not locked (and nothing changes).
     pub fn release(&self) -> Result<(), SyncError> {
-        // TODO: swap in UNLOCKED; the old value says whether it was locked at all and
-        // whether to wake one waiter (`crate::futex::wake`).
+        // TODO: unlock, and wake one sleeper if there may be one; NotLocked (and
+        // nothing changes) when it was not locked.
         todo!(
             "release the lock (word {})",
             self.state.word.load(Ordering::Relaxed)

@@ -63,9 +63,8 @@ impl RLock {
     /// Takes the lock, or takes it once more if the calling thread holds it already,
     /// waiting at most `timeout` (`None`: as long as it takes): `true` when taken.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // TODO: the owner (`current_thread()` in `self.state.owner`) just counts one more
-        // level; anyone else takes `self.lock` (within the timeout), then records itself
-        // as owner with a count of 1.
+        // TODO: the owner takes it once more, at once; anyone else waits for it
+        // (within the timeout), then owns it once.
         todo!(
             "acquire the RLock (depth {}) within {timeout:?}",
             self.depth()
@@ -77,8 +76,8 @@ impl RLock {
     /// Releases one level; the last one frees the lock for others. `NotOwner` when the
     /// calling thread does not hold it (and nothing changes).
     pub fn release(&self) -> Result<(), SyncError> {
-        // TODO: only the owner may release; count one level down, and at the last one
-        // clear the owner and release `self.lock`.
+        // TODO: only the owner releases, one level at a time; its last level frees the
+        // lock for others.
         todo!("release one level of the RLock (depth {})", self.depth())
     }
     // ANCHOR_END: release

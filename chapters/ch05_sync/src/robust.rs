@@ -187,14 +187,13 @@ impl RobustLock {
             .map(monotonic_after)
             .transpose()
             .map_err(RobustError::Os)?;
-        // TODO: without a deadline, `libc::pthread_mutex_lock(mutex)`; with one,
-        // `pthread_mutex_clocklock(mutex, libc::CLOCK_MONOTONIC, &deadline)` (declared
-        // at the top of this file). Both return 0 or an error number. Map it: 0 is a
-        // consistent guard; EOWNERDEAD an inconsistent guard inside
-        // `RobustError::OwnerDied` (the lock is yours either way); ETIMEDOUT `TimedOut`;
-        // ENOTRECOVERABLE `NotRecoverable`; anything else `Os(Errno::from_raw(rc))`.
-        let _ = pthread_mutex_clocklock;
-        todo!("lock the robust mutex at {mutex:?} within {timeout:?} (deadline {deadline:?})")
+        // TODO: the mutex, waited for until `deadline` if there is one: a consistent
+        // guard; after its holder died, an inconsistent guard in OwnerDied (the lock
+        // is yours either way); TimedOut, NotRecoverable, or Os for anything else.
+        todo!(
+            "lock the robust mutex at {mutex:?} within {timeout:?} \
+             (deadline {deadline:?})"
+        )
     }
     // ANCHOR_END: lock
 }
@@ -205,10 +204,8 @@ impl RobustGuard<'_> {
     /// (`pthread_mutex_consistent`): once marked, dropping the guard unlocks the lock
     /// as usual. Does nothing on a guard that is consistent already.
     pub fn mark_consistent(&mut self) -> Result<(), SyncError> {
-        // TODO: nothing to do on a consistent guard. Otherwise call
-        // `libc::pthread_mutex_consistent` on the lock's mutex (it returns 0 or an error
-        // number: map it with `check` and `SyncError::Os`), then remember that the guard
-        // is consistent now.
+        // TODO: nothing to do on a consistent guard; otherwise declare the data
+        // repaired to pthread, and remember that the guard is consistent now.
         todo!(
             "mark the robust mutex at {:?} consistent (consistent now: {})",
             self.lock.mutex(),

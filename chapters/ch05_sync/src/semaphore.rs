@@ -1,9 +1,10 @@
 //! Exercise 3: counting semaphores, and the bounded one's exact release.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::SyncError;
+use crate::futex::{self, Wake};
 use crate::shm::{Shared, ShmSafe};
 
 /// The state of a [`Semaphore`], in shared memory.
@@ -74,9 +75,9 @@ impl Semaphore {
     /// Takes one, waiting at most `timeout` (`None`: as long as it takes) while the
     /// value is 0: `true` when taken. Sleeps in the kernel; does not spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // TODO: loop: `self.try_acquire()`; else count yourself in `self.state.waiters`,
-        // sleep while the value is 0 (`crate::futex::wait`), count yourself out; after a
-        // timeout, one last `try_acquire`.
+        // TODO: take one and return true as soon as the value is above 0; false when
+        // the deadline passes first. Sleep in the kernel while the value is 0: a
+        // release must wake a sleeper, never miss one.
         todo!(
             "take one from the semaphore (value {}) within {timeout:?}",
             self.value()
@@ -89,8 +90,8 @@ impl Semaphore {
     /// initial value, `TooManyReleases`, and the value does not change: the check and
     /// the increment are one atomic step, so two racing releases cannot both pass it.
     pub fn release(&self) -> Result<(), SyncError> {
-        // TODO: a compare_exchange loop that refuses to go past `self.state.bound`; then,
-        // if `self.state.waiters` is not 0, wake one (`crate::futex::wake`).
+        // TODO: one more, and a sleeper woken if there is one; never past the bound,
+        // even when releases race: TooManyReleases, and the value does not change.
         todo!(
             "give one back to the semaphore (value {}, bound {})",
             self.value(),

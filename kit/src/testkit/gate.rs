@@ -31,6 +31,7 @@ impl Gate {
     }
 
     /// The raw ends, for children. Panics once the gate is open.
+    #[track_caller]
     pub fn ends(&self) -> GateEnds {
         GateEnds {
             read_end: self.read_end.as_raw_fd(),
@@ -49,6 +50,7 @@ impl Gate {
     }
 
     /// Sends one byte: one `wait` on the other side returns.
+    #[track_caller]
     pub fn notify(&self) {
         self.ends().notify();
     }
@@ -56,6 +58,7 @@ impl Gate {
     /// Waits for one byte from a child. Closes this process's write end first, so that
     /// if every child that could notify ends without doing so, the wait fails at once
     /// (their stderr then explains why) instead of hanging until the deadline.
+    #[track_caller]
     pub fn wait(mut self) {
         let ends = self.ends();
         self.open();
@@ -71,6 +74,7 @@ impl Default for Gate {
 
 impl GateEnds {
     /// Sends one byte.
+    #[track_caller]
     pub fn notify(self) {
         // Safety: writes one byte from a live buffer to an fd this process inherited.
         let n = unsafe { libc::write(self.write_end, b"!".as_ptr().cast(), 1) };
@@ -78,6 +82,7 @@ impl GateEnds {
     }
 
     /// Waits for one byte; panics if the pipe reports end-of-file instead.
+    #[track_caller]
     pub fn wait(self) {
         self.read_one("the gate closed without a signal");
     }
@@ -92,6 +97,7 @@ impl GateEnds {
         while unsafe { libc::read(self.read_end, byte.as_mut_ptr().cast(), 1) } > 0 {}
     }
 
+    #[track_caller]
     fn read_one(self, on_eof: &str) {
         let mut byte = [0u8; 1];
         loop {

@@ -51,6 +51,7 @@ impl Redactor {
 
 /// Asserts that `actual` and `expected` hold the same lines the same number of times,
 /// in any order: for output whose interleaving no primitive guarantees.
+#[track_caller]
 pub fn assert_same_lines<A: AsRef<str>, E: AsRef<str>>(actual: &[A], expected: &[E]) {
     let mut actual: Vec<&str> = actual.iter().map(AsRef::as_ref).collect();
     let mut expected: Vec<&str> = expected.iter().map(AsRef::as_ref).collect();

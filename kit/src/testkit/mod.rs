@@ -11,11 +11,14 @@
 mod gate;
 mod isolate;
 mod lines;
+mod property;
+mod stuck;
 mod transcript;
 
 pub use gate::{Gate, GateEnds};
 pub use isolate::{isolated, isolated_with, timeout};
 pub use lines::{assert_same_lines, Redactor};
+pub use property::proptest_config;
 pub use transcript::Transcript;
 
 use std::os::fd::{BorrowedFd, RawFd};
@@ -24,6 +27,7 @@ use crate::{Child, ExitStatus};
 
 /// Writes `line` and a newline to `fd` with one `write(2)`: how test programs print,
 /// in any process. Panics if the write fails.
+#[track_caller]
 pub fn say(fd: RawFd, line: &str) {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
@@ -35,6 +39,7 @@ pub fn say(fd: RawFd, line: &str) {
 
 /// Waits for `child` under the exercise deadline and returns how it ended; panics,
 /// naming the pid, when it is still running at the deadline.
+#[track_caller]
 pub fn reap(child: &mut Child) -> ExitStatus {
     match child.wait_timeout(timeout()) {
         Ok(Some(status)) => status,
@@ -44,21 +49,5 @@ pub fn reap(child: &mut Child) -> ExitStatus {
             timeout()
         ),
         Err(err) => panic!("waiting for child pid {}: {err}", child.pid()),
-    }
-}
-
-/// Proptest settings for properties whose every case forks processes: `default_cases`
-/// cases unless `PROPTEST_CASES` asks for another number, and a short shrink.
-pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default_cases);
-    proptest::test_runner::Config {
-        cases,
-        max_shrink_iters: 64,
-        // Each case forks: bound the whole shrink, whatever a case costs.
-        max_shrink_time: 20_000,
-        ..proptest::test_runner::Config::default()
     }
 }

@@ -40,6 +40,7 @@ impl Transcript {
     /// Closes this process's write end and returns every line written, in the order the
     /// pipe received them. Panics if the text does not end with a newline (a torn or
     /// unfinished line) or if some process still holds the write end after the deadline.
+    #[track_caller]
     pub fn finish(self) -> Vec<String> {
         let text = self.finish_text();
         if !text.is_empty() && !text.ends_with('\n') {
@@ -50,6 +51,7 @@ impl Transcript {
 
     /// Like [`Transcript::finish`], but the raw text, whole lines or not (invalid UTF-8
     /// is replaced).
+    #[track_caller]
     pub fn finish_text(self) -> String {
         drop(self.write_end);
         let bytes = self

@@ -26,6 +26,13 @@ pub struct ProcessInfo {
 /// Reads the record with [`this_process`](crate::state::this_process) and takes no lock,
 /// so it is safe in a child forked from a threaded parent.
 pub fn current_process() -> ProcessInfo {
+    // SKELETON: // TODO: the given name, or else the default one; the pid as the kernel reports it
+    // SKELETON: // now; the kind, identity and parent's pid this process was started with.
+    // SKELETON: todo!(
+    // SKELETON:     "describe the calling process (pid {}) from its record",
+    // SKELETON:     std::process::id()
+    // SKELETON: )
+    // BEGIN SOLUTION
     let record = this_process();
     ProcessInfo {
         name: record
@@ -37,6 +44,7 @@ pub fn current_process() -> ProcessInfo {
         identity: record.identity.clone(),
         parent_pid: record.parent_pid,
     }
+    // END SOLUTION
 }
 // ANCHOR_END: current_process
 
@@ -48,9 +56,17 @@ pub fn current_process() -> ProcessInfo {
 /// start children at the same time: in the main process the first two calls return `[1]`
 /// and `[2]`; in the process with identity `[2]` the first call returns `[2, 1]`.
 pub fn next_child_identity() -> Vec<u32> {
+    // SKELETON: // TODO: this process's identity and one more number: 1, 2, 3, ... in every
+    // SKELETON: // process, never the same twice, even when threads start children together.
+    // SKELETON: todo!(
+    // SKELETON:     "take the next child number of pid {} and build the child's identity",
+    // SKELETON:     std::process::id()
+    // SKELETON: )
+    // BEGIN SOLUTION
     let number = CHILDREN_STARTED.fetch_add(1, Ordering::Relaxed) + 1;
     let mut identity = this_process().identity.clone();
     identity.push(number);
     identity
+    // END SOLUTION
 }
 // ANCHOR_END: next_child_identity

@@ -29,7 +29,14 @@ impl ProcessLogger {
     /// The line for `message` written by the process called `name`: `[name]: message`
     /// and a newline.
     pub fn format_line(name: &str, message: &std::fmt::Arguments<'_>) -> String {
+        // SKELETON: // TODO: the whole line, newline included, in one String.
+        // SKELETON: todo!(
+        // SKELETON:     "format the line for {message:?} written by {name:?} as \
+        // SKELETON:      \"[name]: message\\n\""
+        // SKELETON: )
+        // BEGIN SOLUTION
         format!("[{name}]: {message}\n")
+        // END SOLUTION
     }
     // ANCHOR_END: format_line
 }
@@ -41,6 +48,16 @@ impl Log for ProcessLogger {
 
     // ANCHOR: log
     fn log(&self, record: &Record<'_>) {
+        // SKELETON: // TODO: an enabled record becomes one line, named after the process that logs
+        // SKELETON: // it, written to `self.fd` in one write(2) so that the lines of processes
+        // SKELETON: // logging at once never mix; a record that is not enabled writes nothing.
+        // SKELETON: todo!(
+        // SKELETON:     "log {:?} at level {} to fd {} as one [name]: message line",
+        // SKELETON:     record.args(),
+        // SKELETON:     record.level(),
+        // SKELETON:     self.fd
+        // SKELETON: )
+        // BEGIN SOLUTION
         if !self.enabled(record.metadata()) {
             return;
         }
@@ -50,6 +67,7 @@ impl Log for ProcessLogger {
         // One write for the whole line: two writes could let another process's line in
         // between. A logger has nowhere to report its own failure, so it drops it.
         let _ = mpkit::write_all(fd, line.as_bytes());
+        // END SOLUTION
     }
     // ANCHOR_END: log
 

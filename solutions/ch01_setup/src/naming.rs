@@ -30,10 +30,18 @@ impl ProcessKind {
 /// child has `[3]` and is `Process-3`; that child's first child has `[3, 1]` and is
 /// `Process-3:1`.
 pub fn process_name(kind: ProcessKind, identity: &[u32]) -> String {
+    // SKELETON: // TODO: the empty identity is "MainProcess", whatever the kind; any other identity
+    // SKELETON: // is the kind's prefix, a dash and its numbers joined by ':'.
+    // SKELETON: todo!(
+    // SKELETON:     "name the {kind:?} process with identity {identity:?}: \"MainProcess\" \
+    // SKELETON:      when the identity is empty, else like \"Process-3:1\""
+    // SKELETON: )
+    // BEGIN SOLUTION
     if identity.is_empty() {
         return "MainProcess".to_owned();
     }
     let numbers: Vec<String> = identity.iter().map(u32::to_string).collect();
     format!("{}-{}", kind.prefix(), numbers.join(":"))
+    // END SOLUTION
 }
 // ANCHOR_END: process_name

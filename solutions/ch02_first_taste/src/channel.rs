@@ -54,9 +54,17 @@ impl<T: Serialize> Sender<T> {
     ///
     /// Errors: `FrameTooLarge` (nothing is written), `Closed` when the receiver is gone.
     pub fn send(&self, message: &T) -> Result<(), ChannelError> {
+        // SKELETON: // TODO: the message's frame in one write, so that frames sent by several
+        // SKELETON: // processes never interleave; nothing is written when the frame is too large.
+        // SKELETON: todo!(
+        // SKELETON:     "encode the message as one frame and write it to {:?} with a single write",
+        // SKELETON:     self.fd
+        // SKELETON: )
+        // BEGIN SOLUTION
         let frame = encode_frame(message)?;
         mpkit::write_all(self.fd.as_fd(), &frame)?;
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: send
 }
@@ -89,6 +97,17 @@ impl<T: DeserializeOwned> Receiver<T> {
     /// Messages already buffered come first. Reading 0 bytes means every write end is
     /// closed: `Closed` if nothing is buffered, `Malformed` if a frame was cut short.
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, ChannelError> {
+        // SKELETON: // TODO: the next message: from the buffer when a whole frame is there, else
+        // SKELETON: // from the pipe once one has arrived. Timeout when the deadline passes first;
+        // SKELETON: // at the end of the stream, Closed if nothing is buffered, Malformed inside a
+        // SKELETON: // frame.
+        // SKELETON: todo!(
+        // SKELETON:     "decode the next frame, reading {:?} ({} bytes buffered) \
+        // SKELETON:      until {deadline:?}",
+        // SKELETON:     self.fd,
+        // SKELETON:     self.buffer.len()
+        // SKELETON: )
+        // BEGIN SOLUTION
         let mut chunk = [0u8; MAX_FRAME];
         loop {
             if let Some((message, used)) = decode_frame(&self.buffer)? {
@@ -115,6 +134,7 @@ impl<T: DeserializeOwned> Receiver<T> {
                 Err(errno) => return Err(ChannelError::Os(errno)),
             }
         }
+        // END SOLUTION
     }
     // ANCHOR_END: recv_until
 }

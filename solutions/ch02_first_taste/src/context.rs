@@ -20,12 +20,20 @@ pub struct Context {
 /// `"fork"` gives the fork context; `"spawn"` and `"forkserver"` give
 /// `UnsupportedStartMethod` naming the method; anything else gives `UnknownStartMethod`.
 pub fn get_context(method: &str) -> Result<Context, ProcessError> {
+    // SKELETON: // TODO: "fork" is the fork context; Python's other two start methods are
+    // SKELETON: // unsupported here; any other name is unknown.
+    // SKELETON: todo!(
+    // SKELETON:     "return the context of start method {method:?}: \"fork\" works; \"spawn\", \
+    // SKELETON:      \"forkserver\" and anything else are errors"
+    // SKELETON: )
+    // BEGIN SOLUTION
     match method {
         "fork" => Ok(Context { method: "fork" }),
         "spawn" => Err(ProcessError::UnsupportedStartMethod("spawn")),
         "forkserver" => Err(ProcessError::UnsupportedStartMethod("forkserver")),
         _ => Err(ProcessError::UnknownStartMethod),
     }
+    // END SOLUTION
 }
 // ANCHOR_END: get_context
 
@@ -39,7 +47,11 @@ impl Context {
     /// A process of this context: it runs `target` and its default name is
     /// `ForkProcess-N`, numbered by the same counter as every other child of this process.
     pub fn process(&self, target: impl FnOnce() + 'static) -> Process {
+        // SKELETON: // TODO: a process like `Process::new` makes, of kind ForkProcess.
+        // SKELETON: todo!("make a ForkProcess of the {:?} context", self.method)
+        // BEGIN SOLUTION
         Process::of_kind(ProcessKind::ForkProcess, target)
+        // END SOLUTION
     }
     // ANCHOR_END: context_process
 }

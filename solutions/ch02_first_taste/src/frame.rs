@@ -24,6 +24,13 @@ pub const LENGTH_PREFIX: usize = 4;
 ///
 /// Fails with `FrameTooLarge` when the frame, prefix included, is over [`MAX_FRAME`].
 pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, ChannelError> {
+    // SKELETON: // TODO: the body's length as a little-endian u32, then the postcard body; no frame
+    // SKELETON: // but FrameTooLarge when the whole frame would be over MAX_FRAME.
+    // SKELETON: todo!(
+    // SKELETON:     "encode a message as a frame of at most {MAX_FRAME} bytes, \
+    // SKELETON:      {LENGTH_PREFIX}-byte length first"
+    // SKELETON: )
+    // BEGIN SOLUTION
     let body = postcard::to_stdvec(message).map_err(|e| ChannelError::Malformed(e.to_string()))?;
     let len = LENGTH_PREFIX + body.len();
     if len > MAX_FRAME {
@@ -36,6 +43,7 @@ pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, ChannelError> 
     frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
     frame.extend_from_slice(&body);
     Ok(frame)
+    // END SOLUTION
 }
 // ANCHOR_END: encode_frame
 
@@ -47,6 +55,14 @@ pub fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, ChannelError> 
 /// makes the receiver wait for, or allocate, more. The body must decode to exactly one
 /// message: trailing bytes are `Malformed`.
 pub fn decode_frame<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<(T, usize)>, ChannelError> {
+    // SKELETON: // TODO: None until the whole frame is there; FrameTooLarge as soon as a prefix
+    // SKELETON: // says more than MAX_FRAME; Malformed unless the body is exactly one message.
+    // SKELETON: // Whatever the bytes, never a panic.
+    // SKELETON: todo!(
+    // SKELETON:     "decode the first frame of {} bytes: {bytes:02x?}",
+    // SKELETON:     bytes.len()
+    // SKELETON: )
+    // BEGIN SOLUTION
     let Some(prefix) = bytes.get(..LENGTH_PREFIX) else {
         return Ok(None);
     };
@@ -70,5 +86,6 @@ pub fn decode_frame<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<(T, usiz
         )));
     }
     Ok(Some((message, len)))
+    // END SOLUTION
 }
 // ANCHOR_END: decode_frame

@@ -9,7 +9,15 @@ use ch01_setup::current_process;
 /// It is the pid recorded when the child was started, so it stays right even after the
 /// parent has died (when `getppid()` would name a reaper instead).
 pub fn parent_pid() -> Option<i32> {
+    // SKELETON: // TODO: the pid recorded when this process was started, right even after the
+    // SKELETON: // parent died; None in the main process.
+    // SKELETON: todo!(
+    // SKELETON:     "return the recorded parent pid of pid {} (None in the main process)",
+    // SKELETON:     std::process::id()
+    // SKELETON: )
+    // BEGIN SOLUTION
     current_process().parent_pid
+    // END SOLUTION
 }
 // ANCHOR_END: parent_pid
 
@@ -24,6 +32,12 @@ pub fn parent_pid() -> Option<i32> {
 ///   pid: 4243
 /// ```
 pub fn info(title: &str) -> Vec<String> {
+    // SKELETON: // TODO: the title, then the name, parent pid and pid lines of the example above.
+    // SKELETON: todo!(
+    // SKELETON:     "describe pid {} in four lines under the title {title:?}",
+    // SKELETON:     std::process::id()
+    // SKELETON: )
+    // BEGIN SOLUTION
     let me = current_process();
     let parent = parent_pid().map_or_else(|| "none".to_owned(), |pid| pid.to_string());
     vec![
@@ -32,5 +46,6 @@ pub fn info(title: &str) -> Vec<String> {
         format!("  parent pid: {parent}"),
         format!("  pid: {}", me.pid),
     ]
+    // END SOLUTION
 }
 // ANCHOR_END: info

@@ -87,6 +87,16 @@ impl Process {
     /// 101 when it panics. Errors: `AlreadyStarted` on a second call, `NotTheParent` when
     /// called by a process other than the creator, `Os` when `fork` fails.
     pub fn start(&mut self) -> Result<(), ProcessError> {
+        // SKELETON: // TODO: fork the child, at most once and only in the creator. The child is its
+        // SKELETON: // own process (its record: `current_process()` gives its name and parent)
+        // SKELETON: // before the target runs. Keep the child, which `join` waits for.
+        // SKELETON: todo!(
+        // SKELETON:     "fork a child for {} (created by pid {}) that enters its record, \
+        // SKELETON:      then runs the target",
+        // SKELETON:     self.name(),
+        // SKELETON:     self.creator
+        // SKELETON: )
+        // BEGIN SOLUTION
         if self.child.is_some() {
             return Err(ProcessError::AlreadyStarted);
         }
@@ -101,6 +111,7 @@ impl Process {
         })?;
         self.child = Some(child);
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: start
 
@@ -111,14 +122,33 @@ impl Process {
     /// Errors: `NotStarted` before `start`, `NotTheParent` in any process but the creator
     /// (a child cannot join itself).
     pub fn join(&mut self) -> Result<ExitStatus, ProcessError> {
+        // SKELETON: // TODO: how the child ended, however long that takes; only the creator may
+        // SKELETON: // join, and only a started process.
+        // SKELETON: todo!(
+        // SKELETON:     "wait for the child of {} (pid {:?}) and return how it ended",
+        // SKELETON:     self.name(),
+        // SKELETON:     self.pid()
+        // SKELETON: )
+        // BEGIN SOLUTION
         Ok(self.started_child()?.wait()?)
+        // END SOLUTION
     }
 
     /// Like [`Process::join`], but gives up after `timeout` and returns `None` when the
     /// child is still running.
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>, ProcessError> {
+        // SKELETON: // TODO: as `join`, but `None` once `timeout` has passed with the child still
+        // SKELETON: // running.
+        // SKELETON: todo!(
+        // SKELETON:     "wait at most {timeout:?} for the child of {} (pid {:?})",
+        // SKELETON:     self.name(),
+        // SKELETON:     self.pid()
+        // SKELETON: )
+        // BEGIN SOLUTION
         Ok(self.started_child()?.wait_timeout(timeout)?)
+        // END SOLUTION
     }
+    // BEGIN SOLUTION
 
     fn started_child(&mut self) -> Result<&mut Child, ProcessError> {
         if std::process::id() as i32 != self.creator {
@@ -126,6 +156,7 @@ impl Process {
         }
         self.child.as_mut().ok_or(ProcessError::NotStarted)
     }
+    // END SOLUTION
     // ANCHOR_END: join
 }
 

@@ -11,7 +11,12 @@ impl Process {
     /// once the child has ended, for waiting on many processes and pipes at once.
     /// Errors: `NotStarted`, `Closed`.
     pub fn sentinel(&mut self) -> Result<BorrowedFd<'_>, LifecycleError> {
+        // SKELETON: // TODO: a descriptor of the child that polls readable once the child has
+        // SKELETON: // ended.
+        // SKELETON: todo!("the sentinel of {}", self.name())
+        // BEGIN SOLUTION
         Ok(self.child()?.pidfd())
+        // END SOLUTION
     }
     // ANCHOR_END: sentinel
 
@@ -21,6 +26,11 @@ impl Process {
     /// closing a process never started, is fine. Error: `StillRunning` while the child
     /// runs (and nothing changes).
     pub fn close(&mut self) -> Result<(), LifecycleError> {
+        // SKELETON: // TODO: closing twice, or a process never started, is fine; a running child is
+        // SKELETON: // StillRunning and nothing changes; else the child is reaped, its pidfd
+        // SKELETON: // closed, and every later query but `close` and `name` is Closed.
+        // SKELETON: todo!("close {} (closed already: {})", self.name(), self.closed)
+        // BEGIN SOLUTION
         if self.closed {
             return Ok(());
         }
@@ -30,6 +40,7 @@ impl Process {
         self.closed = true;
         drop(self.inner.take_child());
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: close
 }

@@ -11,8 +11,13 @@ impl Process {
     /// handles or ignores the signal. Does not wait. Nothing happens if the child has
     /// ended already. Errors: `NotStarted`, `Closed`.
     pub fn terminate(&mut self) -> Result<(), LifecycleError> {
+        // SKELETON: // TODO: SIGTERM to this child and no other process, without waiting; nothing
+        // SKELETON: // once the child has been reaped.
+        // SKELETON: todo!("send SIGTERM to {}", self.name())
+        // BEGIN SOLUTION
         self.child()?.signal(Signal::SIGTERM)?;
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: terminate
 
@@ -21,8 +26,12 @@ impl Process {
     /// not wait. Nothing happens if the child has ended already. Errors: `NotStarted`,
     /// `Closed`.
     pub fn kill(&mut self) -> Result<(), LifecycleError> {
+        // SKELETON: // TODO: as `terminate`, with SIGKILL.
+        // SKELETON: todo!("send SIGKILL to {}", self.name())
+        // BEGIN SOLUTION
         self.child()?.signal(Signal::SIGKILL)?;
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: kill
 }

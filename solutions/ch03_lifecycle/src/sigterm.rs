@@ -10,11 +10,16 @@ use crate::error::LifecycleError;
 pub static TERMINATE_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 // ANCHOR: handler
+// SKELETON: // TODO: write the SIGTERM handler, an `extern "C" fn(libc::c_int)` that sets
+// SKELETON: // TERMINATE_REQUESTED. A signal handler may only do async-signal-safe things: storing
+// SKELETON: // to an atomic is one; allocating, locking or printing is not.
+// BEGIN SOLUTION
 /// A signal handler may only do async-signal-safe things: storing to an atomic is one;
 /// allocating, locking or printing is not.
 extern "C" fn request_termination(_signal: libc::c_int) {
     TERMINATE_REQUESTED.store(true, Ordering::SeqCst);
 }
+// END SOLUTION
 // ANCHOR_END: handler
 
 // ANCHOR: exit_cleanly_on_sigterm
@@ -23,6 +28,14 @@ extern "C" fn request_termination(_signal: libc::c_int) {
 /// SIGTERM: its code is expected to look at the flag and return normally, so that its
 /// destructors run (a default SIGTERM ends the process without running any).
 pub fn exit_cleanly_on_sigterm() -> Result<&'static AtomicBool, LifecycleError> {
+    // SKELETON: // TODO: from now on a SIGTERM only sets TERMINATE_REQUESTED, and this process
+    // SKELETON: // keeps running; the flag starts clear (a forked child got a copy of its
+    // SKELETON: // parent's).
+    // SKELETON: todo!(
+    // SKELETON:     "catch SIGTERM in pid {} by setting TERMINATE_REQUESTED",
+    // SKELETON:     std::process::id()
+    // SKELETON: )
+    // BEGIN SOLUTION
     TERMINATE_REQUESTED.store(false, Ordering::SeqCst);
     let action = SigAction::new(
         SigHandler::Handler(request_termination),
@@ -32,5 +45,6 @@ pub fn exit_cleanly_on_sigterm() -> Result<&'static AtomicBool, LifecycleError> 
     // Safety: the handler only stores to an atomic, which is async-signal-safe.
     unsafe { sigaction(Signal::SIGTERM, &action) }?;
     Ok(&TERMINATE_REQUESTED)
+    // END SOLUTION
 }
 // ANCHOR_END: exit_cleanly_on_sigterm

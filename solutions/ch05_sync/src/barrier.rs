@@ -80,6 +80,18 @@ impl Barrier {
     /// the barrier: this and every other waiter get `Broken`, and so does every later
     /// `wait` until `reset`. A panicking action breaks it too.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<u32, SyncError> {
+        // SKELETON: // TODO: this process's index in its round (distinct, 0..parties); the last to
+        // SKELETON: // arrive runs the action, then the whole round leaves together. A timeout or a
+        // SKELETON: // panicking action breaks the round: its waiters, and every wait until
+        // SKELETON: // `reset`, get Broken.
+        // SKELETON: todo!(
+        // SKELETON:     "wait at the barrier for {} parties within {timeout:?} \
+        // SKELETON:      ({} waiting, action: {})",
+        // SKELETON:     self.parties,
+        // SKELETON:     self.n_waiting(),
+        // SKELETON:     self.has_action()
+        // SKELETON: )
+        // BEGIN SOLUTION
         let deadline = timeout.map(|t| Instant::now() + t);
         let state = &*self.state;
         let guard = self.lock.lock()?;
@@ -126,6 +138,7 @@ impl Barrier {
                 return leave();
             }
         }
+        // END SOLUTION
     }
     // ANCHOR_END: wait
 

@@ -127,28 +127,48 @@ impl Condition {
     // ANCHOR: wait
     /// Releases the lock, sleeps until a notify or `timeout` (`None`: as long as it
     /// takes), then takes the lock back at the same depth. Returns `false` when the time
-    /// ran out. No notify is lost: the sequence number is read while the lock is still
-    /// held, and a notify (which needs the lock) changes it, so the sleep does not start
-    /// if one came in between. `NotOwner` if the caller does not hold the lock.
+    /// ran out. No notify is lost: one sent after this wait released the lock wakes it.
+    /// `NotOwner` if the caller does not hold the lock.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        // SKELETON: // TODO: release the lock (at every depth), sleep until a notify or the
+        // SKELETON: // deadline, and hold the lock again at the same depth when returning, whatever
+        // SKELETON: // happened. A notify sent after this wait released the lock must wake it.
+        // SKELETON: // NotOwner when the caller does not hold the lock.
+        // SKELETON: todo!(
+        // SKELETON:     "wait on the condition (sequence {}) within {timeout:?}",
+        // SKELETON:     self.state.sequence.load(Ordering::Relaxed)
+        // SKELETON: )
+        // BEGIN SOLUTION
         let deadline = timeout.map(|t| Instant::now() + t);
+        // No notify is lost: the number is read while the lock is still held, and a
+        // notify (which needs the lock) changes it, so the sleep does not start if one
+        // came in between.
         let seen = self.state.sequence.load(Ordering::Acquire);
         let depth = self.release_all()?;
         let woke = futex::wait(&self.state.sequence, seen, deadline);
         self.reacquire(depth)?;
         Ok(woke? != Wake::TimedOut)
+        // END SOLUTION
     }
     // ANCHOR_END: wait
 
     // ANCHOR: notify
     /// Wakes at most `n` waiters. `NotOwner` if the caller does not hold the lock.
     pub fn notify(&self, n: u32) -> Result<(), SyncError> {
+        // SKELETON: // TODO: wake up to `n` waiters; NotOwner when the caller does not hold the
+        // SKELETON: // lock.
+        // SKELETON: todo!(
+        // SKELETON:     "notify {n} waiters (sequence {})",
+        // SKELETON:     self.state.sequence.load(Ordering::Relaxed)
+        // SKELETON: )
+        // BEGIN SOLUTION
         if !self.is_mine() {
             return Err(SyncError::NotOwner);
         }
         self.state.sequence.fetch_add(1, Ordering::Release);
         futex::wake(&self.state.sequence, n);
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: notify
 

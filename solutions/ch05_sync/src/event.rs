@@ -39,8 +39,15 @@ impl Event {
     // ANCHOR: set
     /// Sets the event and wakes every process waiting for it.
     pub fn set(&self) {
+        // SKELETON: // TODO: set the flag, and wake every process waiting for it.
+        // SKELETON: todo!(
+        // SKELETON:     "set the event (flag {})",
+        // SKELETON:     self.state.flag.load(Ordering::Relaxed)
+        // SKELETON: )
+        // BEGIN SOLUTION
         self.state.flag.store(1, Ordering::Release);
         futex::wake_all(&self.state.flag);
+        // END SOLUTION
     }
     // ANCHOR_END: set
 
@@ -54,6 +61,11 @@ impl Event {
     /// takes); returns whether it is set, like Python's `wait(timeout)`. Sleeps in the
     /// kernel; does not spin.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        // SKELETON: // TODO: true as soon as the event is set (at once if it is set already), false
+        // SKELETON: // when the deadline passes first with it still clear. Sleep in the kernel;
+        // SKELETON: // never spin.
+        // SKELETON: todo!("wait for the event within {timeout:?}")
+        // BEGIN SOLUTION
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             if self.is_set() {
@@ -63,6 +75,7 @@ impl Event {
                 return Ok(self.is_set());
             }
         }
+        // END SOLUTION
     }
     // ANCHOR_END: wait
 }

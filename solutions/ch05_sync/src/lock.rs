@@ -50,6 +50,14 @@ impl Lock {
     /// Python's `acquire(timeout=...)`: `true` when taken, `false` when the time ran out.
     /// Waits sleep in the kernel; they do not spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        // SKELETON: // TODO: true once this process holds the lock, false when the deadline passes
+        // SKELETON: // first. Waiting sleeps in the kernel, never spins, and a release must wake a
+        // SKELETON: // sleeper.
+        // SKELETON: todo!(
+        // SKELETON:     "acquire the lock (word {}) within {timeout:?}",
+        // SKELETON:     self.state.word.load(Ordering::Relaxed)
+        // SKELETON: )
+        // BEGIN SOLUTION
         let word = &self.state.word;
         if word
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
@@ -68,6 +76,7 @@ impl Lock {
                 return Ok(false);
             }
         }
+        // END SOLUTION
     }
     // ANCHOR_END: acquire
 
@@ -75,6 +84,13 @@ impl Lock {
     /// Releases the lock, whichever process took it, and wakes one waiter if there may
     /// be one. `NotLocked` if it was not locked (and nothing changes).
     pub fn release(&self) -> Result<(), SyncError> {
+        // SKELETON: // TODO: unlock, and wake one sleeper if there may be one; NotLocked (and
+        // SKELETON: // nothing changes) when it was not locked.
+        // SKELETON: todo!(
+        // SKELETON:     "release the lock (word {})",
+        // SKELETON:     self.state.word.load(Ordering::Relaxed)
+        // SKELETON: )
+        // BEGIN SOLUTION
         let word = &self.state.word;
         match word.swap(UNLOCKED, Ordering::Release) {
             UNLOCKED => Err(SyncError::NotLocked),
@@ -84,6 +100,7 @@ impl Lock {
                 Ok(())
             }
         }
+        // END SOLUTION
     }
     // ANCHOR_END: release
 

@@ -63,6 +63,13 @@ impl RLock {
     /// Takes the lock, or takes it once more if the calling thread holds it already,
     /// waiting at most `timeout` (`None`: as long as it takes): `true` when taken.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        // SKELETON: // TODO: the owner takes it once more, at once; anyone else waits for it
+        // SKELETON: // (within the timeout), then owns it once.
+        // SKELETON: todo!(
+        // SKELETON:     "acquire the RLock (depth {}) within {timeout:?}",
+        // SKELETON:     self.depth()
+        // SKELETON: )
+        // BEGIN SOLUTION
         let me = current_thread();
         // Only the owner ever sees its own id here: nobody else writes it.
         if self.state.owner.load(Ordering::Relaxed) == me {
@@ -75,6 +82,7 @@ impl RLock {
         self.state.owner.store(me, Ordering::Relaxed);
         self.state.count.store(1, Ordering::Relaxed);
         Ok(true)
+        // END SOLUTION
     }
     // ANCHOR_END: acquire
 
@@ -82,6 +90,10 @@ impl RLock {
     /// Releases one level; the last one frees the lock for others. `NotOwner` when the
     /// calling thread does not hold it (and nothing changes).
     pub fn release(&self) -> Result<(), SyncError> {
+        // SKELETON: // TODO: only the owner releases, one level at a time; its last level frees the
+        // SKELETON: // lock for others.
+        // SKELETON: todo!("release one level of the RLock (depth {})", self.depth())
+        // BEGIN SOLUTION
         if !self.is_mine() {
             return Err(SyncError::NotOwner);
         }
@@ -90,6 +102,7 @@ impl RLock {
             self.lock.release()?;
         }
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: release
 

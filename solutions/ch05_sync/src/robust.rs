@@ -187,6 +187,14 @@ impl RobustLock {
             .map(monotonic_after)
             .transpose()
             .map_err(RobustError::Os)?;
+        // SKELETON: // TODO: the mutex, waited for until `deadline` if there is one: a consistent
+        // SKELETON: // guard; after its holder died, an inconsistent guard in OwnerDied (the lock
+        // SKELETON: // is yours either way); TimedOut, NotRecoverable, or Os for anything else.
+        // SKELETON: todo!(
+        // SKELETON:     "lock the robust mutex at {mutex:?} within {timeout:?} \
+        // SKELETON:      (deadline {deadline:?})"
+        // SKELETON: )
+        // BEGIN SOLUTION
         let rc = match &deadline {
             // Safety: the mutex was initialised by `new` and lives as long as `self`.
             None => unsafe { libc::pthread_mutex_lock(mutex) },
@@ -207,6 +215,7 @@ impl RobustLock {
             libc::ENOTRECOVERABLE => Err(RobustError::NotRecoverable),
             errno => Err(RobustError::Os(Errno::from_raw(errno))),
         }
+        // END SOLUTION
     }
     // ANCHOR_END: lock
 }
@@ -217,6 +226,14 @@ impl RobustGuard<'_> {
     /// (`pthread_mutex_consistent`): once marked, dropping the guard unlocks the lock
     /// as usual. Does nothing on a guard that is consistent already.
     pub fn mark_consistent(&mut self) -> Result<(), SyncError> {
+        // SKELETON: // TODO: nothing to do on a consistent guard; otherwise declare the data
+        // SKELETON: // repaired to pthread, and remember that the guard is consistent now.
+        // SKELETON: todo!(
+        // SKELETON:     "mark the robust mutex at {:?} consistent (consistent now: {})",
+        // SKELETON:     self.lock.mutex(),
+        // SKELETON:     self.consistent
+        // SKELETON: )
+        // BEGIN SOLUTION
         if self.consistent {
             return Ok(());
         }
@@ -225,6 +242,7 @@ impl RobustGuard<'_> {
             .map_err(SyncError::Os)?;
         self.consistent = true;
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: mark_consistent
 

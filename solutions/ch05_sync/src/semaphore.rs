@@ -75,6 +75,14 @@ impl Semaphore {
     /// Takes one, waiting at most `timeout` (`None`: as long as it takes) while the
     /// value is 0: `true` when taken. Sleeps in the kernel; does not spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        // SKELETON: // TODO: take one and return true as soon as the value is above 0; false when
+        // SKELETON: // the deadline passes first. Sleep in the kernel while the value is 0: a
+        // SKELETON: // release must wake a sleeper, never miss one.
+        // SKELETON: todo!(
+        // SKELETON:     "take one from the semaphore (value {}) within {timeout:?}",
+        // SKELETON:     self.value()
+        // SKELETON: )
+        // BEGIN SOLUTION
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             if self.try_acquire() {
@@ -89,6 +97,7 @@ impl Semaphore {
                 return Ok(self.try_acquire());
             }
         }
+        // END SOLUTION
     }
     // ANCHOR_END: acquire
 
@@ -97,6 +106,14 @@ impl Semaphore {
     /// initial value, `TooManyReleases`, and the value does not change: the check and
     /// the increment are one atomic step, so two racing releases cannot both pass it.
     pub fn release(&self) -> Result<(), SyncError> {
+        // SKELETON: // TODO: one more, and a sleeper woken if there is one; never past the bound,
+        // SKELETON: // even when releases race: TooManyReleases, and the value does not change.
+        // SKELETON: todo!(
+        // SKELETON:     "give one back to the semaphore (value {}, bound {})",
+        // SKELETON:     self.value(),
+        // SKELETON:     self.state.bound.load(Ordering::Relaxed)
+        // SKELETON: )
+        // BEGIN SOLUTION
         let value = &self.state.value;
         let bound = self.state.bound.load(Ordering::Relaxed);
         let mut current = value.load(Ordering::Relaxed);
@@ -118,6 +135,7 @@ impl Semaphore {
             futex::wake(value, 1);
         }
         Ok(())
+        // END SOLUTION
     }
     // ANCHOR_END: release
 }
