@@ -559,8 +559,6 @@ fn ex2_the_parent_pid_stays_right_after_the_parent_dies() {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
         let (pid_reader, pid_writer) = nix::unistd::pipe().expect("pipe");
-        let mut parent_gone = Gate::new();
-        let gone = parent_gone.ends();
         let ready = Gate::new();
         let ready_ends = ready.ends();
         let mut middle = Process::new(move || {
@@ -569,7 +567,11 @@ fn ex2_the_parent_pid_stays_right_after_the_parent_dies() {
                 // Safety: prctl with PR_SET_PDEATHSIG takes a signal number, here none.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
                 ready_ends.notify();
-                gone.pass();
+                // Its pipes close before it is gone: wait until this child is adopted.
+                let parent = std::os::unix::process::parent_id();
+                while std::os::unix::process::parent_id() == parent {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 let getppid = std::os::unix::process::parent_id();
                 say(
                     fd,
@@ -585,7 +587,6 @@ fn ex2_the_parent_pid_stays_right_after_the_parent_dies() {
             std::mem::forget(orphan);
         });
         middle.start().expect("start");
-        parent_gone.open();
         drop(ready);
         let mut pid = [0u8; 4];
         nix::unistd::read(&pid_reader, &mut pid).expect("the orphan's pid");

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use mpkit::testkit::{isolated, proptest_config, say, timeout, Gate, Redactor, Transcript};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use proptest::prelude::*;
 use rstest::rstest;
@@ -21,6 +22,23 @@ use workbook::ch03_lifecycle::{
 /// Errors and answers cross from the exercise's process to the test as `Debug` text.
 fn debug<T: std::fmt::Debug>(value: T) -> String {
     format!("{value:?}")
+}
+
+/// Sends `signal` to `pid`, once sure it is a child of this process. A wrong pid must
+/// fail the test, never reach another process: `kill(-1, SIGKILL)` run as root ends
+/// every process of the machine, `kill(0, ..)` this whole group.
+fn signal_child(pid: i32, signal: Signal) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let parent = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .and_then(|ppid| ppid.parse::<u32>().ok());
+    assert!(
+        pid > 1 && parent == Some(std::process::id()),
+        "pid {pid} is not a child of this process"
+    );
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("send the signal");
 }
 
 /// A pidfd for any process: it polls readable once that process has ended.
@@ -201,15 +219,15 @@ fn ex1_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
         });
         p.start().expect("start");
         // Signals go by pid here, so that this exercise needs no later one.
-        let pid = nix::unistd::Pid::from_raw(p.pid().expect("pid").expect("started"));
+        let pid = p.pid().expect("pid").expect("started");
         let signal = match ending {
-            "SIGKILL" => Some(nix::sys::signal::Signal::SIGKILL),
-            "SIGTERM" => Some(nix::sys::signal::Signal::SIGTERM),
+            "SIGKILL" => Some(Signal::SIGKILL),
+            "SIGTERM" => Some(Signal::SIGTERM),
             _ => None,
         };
         if let Some(signal) = signal {
             ready.wait();
-            nix::sys::signal::kill(pid, signal).expect("send the signal");
+            signal_child(pid, signal);
         }
         let got = p.join().expect("join");
         drop(p);
