@@ -525,7 +525,13 @@ fn ex3_a_child_logs_while_a_thread_of_its_parent_is_inside_log() {
             info!("from a thread, after a wait");
         });
         let tid = tid_rx.recv().expect("the thread's id");
-        wait_until_asleep(tid);
+        if !wait_until_asleep(tid) {
+            // The thread ended instead: carry its panic on, or say what went wrong.
+            match blocked.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => panic!("logging to a full pipe returned instead of waiting"),
+            }
+        }
         let reader = read_end.as_raw_fd();
         let identity = next_child_identity();
         let mut child = fork_child(move || {
@@ -591,14 +597,18 @@ fn drain(fd: RawFd, mut len: usize) {
     }
 }
 
-/// Waits until thread `tid` of this process sleeps (blocked in a system call).
-fn wait_until_asleep(tid: i32) {
+/// Waits until thread `tid` of this process sleeps (blocked in a system call); false if
+/// it ended instead.
+fn wait_until_asleep(tid: i32) -> bool {
     let deadline = std::time::Instant::now() + mpkit::testkit::timeout();
     loop {
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
-            .expect("the thread's stat");
-        if stat.rsplit(')').next().unwrap().split_whitespace().next() == Some("S") {
-            return;
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+            return false;
+        };
+        match stat.rsplit(')').next().unwrap().split_whitespace().next() {
+            Some("S") => return true,
+            Some("Z") | Some("X") => return false,
+            _ => {}
         }
         assert!(
             std::time::Instant::now() < deadline,

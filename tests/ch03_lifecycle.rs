@@ -1058,18 +1058,25 @@ fn given_describe_shows_the_exit_code_and_the_daemon_flag() {
         p.start().expect("start");
         p.join().expect("join");
         let stopped = p.describe();
+        let mut ok = Process::new(|| {}).with_name("fine");
+        ok.start().expect("start");
+        ok.join().expect("join");
         (
-            vec![initial, stopped],
+            vec![initial, stopped, ok.describe()],
             std::process::id() as i32,
-            p.pid().expect("pid").expect("started"),
+            [p, ok].map(|p| p.pid().expect("pid").expect("started")),
         )
     });
-    let redactor = Redactor::new().pid(main, "main").pid(child, "child");
+    let redactor = Redactor::new()
+        .pid(main, "main")
+        .pid(child[0], "child")
+        .pid(child[1], "fine");
     assert_eq!(
         redactor.lines(&lines),
         [
             "<Process name='worker' parent=<main> initial daemon>",
             "<Process name='worker' pid=<child> parent=<main> stopped exitcode=3 daemon>",
+            "<Process name='fine' pid=<fine> parent=<main> stopped exitcode=0>",
         ]
     );
 }
