@@ -394,6 +394,49 @@ fn ex1_join_sleeps_until_the_child_ends(#[case] with_timeout: bool) {
     assert_eq!(status, Some(ExitStatus::Exited(0)));
 }
 
+/// Dropping a started process that was never joined kills and reaps its child: no
+/// zombie, no orphan.
+#[test]
+fn ex1_dropping_an_unjoined_process_kills_and_reaps_it() {
+    let (pid, left) = isolated(|| {
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || gate_ends.wait());
+        p.start().expect("start");
+        let pid = p.pid().expect("pid");
+        drop(p);
+        (
+            pid,
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(),
+        )
+    });
+    assert!(pid > 0);
+    assert!(!left, "the child of a dropped Process is still there");
+}
+
+/// A rename after `start` changes the parent's `Process`, not the running child.
+#[test]
+fn ex1_a_started_child_keeps_its_name() {
+    let (parent_side, child_side) = isolated(|| {
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || {
+            gate_ends.wait();
+            say(fd, &current_process().name);
+        })
+        .with_name("before");
+        p.start().expect("start");
+        p.set_name("after");
+        gate.notify();
+        assert_eq!(p.join().expect("join"), ExitStatus::Exited(0));
+        (p.name(), transcript.finish())
+    });
+    assert_eq!(parent_side, "after");
+    assert_eq!(child_side, ["before"]);
+}
+
 /// A signal handled while `join` sleeps does not end the wait.
 #[rstest]
 #[case::join(false)]
