@@ -499,7 +499,10 @@ fn ex1_starting_from_another_process_is_an_error() {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
         let unstarted = Rc::new(RefCell::new(Process::new(move || {
-            say(fd, &format!("started, my parent is {:?}", parent_pid()));
+            say(
+                fd,
+                &format!("started, my parent is {:?}", current_process().parent_pid),
+            );
         })));
         let copy = Rc::clone(&unstarted);
         let mut other = Process::new(move || {
