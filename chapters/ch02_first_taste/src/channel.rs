@@ -83,7 +83,7 @@ impl<T> AsFd for Sender<T> {
 }
 
 /// The pipe's read end, like Python's `Connection.fileno()`: for `poll` with other
-/// descriptors. Bytes read from it directly bypass the receiver's buffer.
+/// descriptors. Bytes read from it directly never reach the receiver.
 impl<T> AsFd for Receiver<T> {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -107,8 +107,9 @@ impl<T: DeserializeOwned> Receiver<T> {
     /// Receives the next message, waiting until `deadline` (`None`: no limit).
     ///
     /// Messages already buffered come first; a deadline already passed still takes a
-    /// message the pipe holds. A signal that interrupts the wait does not end it. Reading 0 bytes means every write end is
-    /// closed: `Closed` if nothing is buffered, `Malformed` if a frame was cut short.
+    /// message the pipe holds. A signal that interrupts the wait does not end it.
+    /// Reading 0 bytes means every write end is closed: `Closed` if nothing is
+    /// buffered, `Malformed` if a frame was cut short.
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, ChannelError> {
         // TODO: the next message: from the buffer when a whole frame is there, else
         // from the pipe once one has arrived (what the pipe holds counts even when the

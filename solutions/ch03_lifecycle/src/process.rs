@@ -43,7 +43,7 @@ pub fn current_is_daemon() -> bool {
 /// ([`current_is_daemon`]) unless [`Process::daemon`] gives one. Python then refuses to
 /// start any child in a daemon ("daemonic processes are not allowed to have children"):
 /// a daemon is terminated when its parent exits, and its children would be left
-/// orphaned. Here a child never outlives the thread that started it (`mpkit` arms
+/// orphaned. Here a child never outlives the process that started it (`mpkit` arms
 /// `PR_SET_PDEATHSIG`), so a daemon may start children, on purpose: they are killed
 /// with it.
 pub struct Process {
