@@ -194,6 +194,7 @@ impl Drop for Cleanup {
 #[rstest]
 #[case::returns("return", 0, true)]
 #[case::panics("panic", 1, true)]
+#[case::exits("exit", 7, true)]
 #[case::killed("SIGKILL", -libc::SIGKILL, false)]
 #[case::terminated("SIGTERM", -libc::SIGTERM, false)]
 fn ex1_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
@@ -211,6 +212,7 @@ fn ex1_cleanup_runs_on_return_and_panic_but_not_when_a_signal_ends_it(
             match ending {
                 "return" => {}
                 "panic" => panic!("on purpose"),
+                "exit" => mpkit::exit(7),
                 _ => {
                     ready_ends.notify();
                     sleep_forever();
