@@ -957,7 +957,16 @@ fn ex4_an_array_starts_with_an_rlock() {
         array.get_lock().release().expect("release");
         let inside = array.get(1);
         drop(guard);
-        debug((zeros.to_vec(), again, inside, array.len(), zeros.is_empty()))
+        let empty = Array::<u8>::new(0).expect("array");
+        debug((
+            zeros.to_vec(),
+            again,
+            inside,
+            array.len(),
+            zeros.is_empty(),
+            empty.is_empty(),
+            empty.len(),
+        ))
     });
     assert_eq!(
         answers,
@@ -966,7 +975,9 @@ fn ex4_an_array_starts_with_an_rlock() {
             Ok::<_, ()>(true),
             Ok::<_, ()>(2.5),
             2,
-            false
+            false,
+            true,
+            0
         ))
     );
 }

@@ -26,6 +26,7 @@ pub struct Region<T: Element> {
 }
 
 impl<T: Element> Region<T> {
+    // ANCHOR: zeroed
     /// Maps `len` elements, all zero. An error if the size does not fit in memory.
     pub fn zeroed(len: usize) -> io::Result<Region<T>> {
         let bytes = len
@@ -42,6 +43,7 @@ impl<T: Element> Region<T> {
             element: PhantomData,
         })
     }
+    // ANCHOR_END: zeroed
 
     /// How many elements it holds.
     pub fn len(&self) -> usize {

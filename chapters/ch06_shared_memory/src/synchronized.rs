@@ -12,6 +12,7 @@ use crate::element::Element;
 use crate::error::ShmError;
 use crate::raw_value::RawValue;
 
+// ANCHOR: lockable
 /// What a synchronized object needs of its lock. Chapter 5's [`Lock`] and [`RLock`]
 /// have it. Python takes any object with `acquire` and `release` as a `Value`'s lock, and
 /// so does this: a lock of your own (one that counts, or logs) works too.
@@ -22,6 +23,7 @@ pub trait Lockable: Send + Sync {
     /// Releases it.
     fn release(&self) -> Result<(), SyncError>;
 }
+// ANCHOR_END: lockable
 
 impl Lockable for Lock {
     fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {

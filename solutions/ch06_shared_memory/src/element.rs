@@ -173,6 +173,7 @@ impl Element for CChar {
     }
 }
 
+// ANCHOR: slot
 /// One element in shared memory: the atomic of `T`'s size. All-zero bytes are a valid
 /// `Slot` holding zero, so freshly mapped memory is an array of zeros.
 #[repr(C)]
@@ -207,6 +208,7 @@ impl<T: Element> Slot<T> {
         T::compare_exchange(&self.atomic, current, new)
     }
 }
+// ANCHOR_END: slot
 
 /// Python's `repr` of a `bytes` object: `b'\x01\x02\x03'`, `b'abc'`, `b"it's"`.
 pub fn py_bytes(bytes: &[u8]) -> String {
