@@ -300,6 +300,45 @@ fn given_a_region_too_big_for_memory_is_an_error() {
     assert_eq!(err, Some(Some(libc::ENOMEM)));
 }
 
+/// What each misuse says: Python's words, and the numbers that explain them.
+#[test]
+fn given_errors_say_what_went_wrong() {
+    let messages: Vec<String> = [
+        ShmError::IndexOutOfRange { index: 5, len: 3 },
+        ShmError::RangeOutOfBounds {
+            start: 2,
+            end: 9,
+            len: 3,
+        },
+        ShmError::LengthMismatch {
+            expected: 2,
+            got: 1,
+        },
+        ShmError::TooLong {
+            len: 6,
+            capacity: 5,
+        },
+        ShmError::Sync(SyncError::NotOwner),
+        ShmError::from(std::io::Error::from_raw_os_error(libc::ENOMEM)),
+        ShmError::from(SyncError::NotLocked),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(
+        messages,
+        [
+            "invalid index 5 (length 3)",
+            "range 2..9 out of bounds (length 3)",
+            "can only assign a sequence of the same size (expected 2, got 1)",
+            "byte string too long (6 bytes for 5)",
+            "the lock is not held by this thread",
+            "mapping shared memory failed: ENOMEM: Out of memory",
+            "release of an unlocked lock",
+        ]
+    );
+}
+
 // ---- Exercise 1: RawValue --------------------------------------------------------------------
 
 /// For each type: the initial value reads back, a child's write is seen by the parent,
@@ -616,6 +655,43 @@ fn ex2_values_may_share_a_lock() {
         (from_child, free)
     });
     assert_eq!(answers, ("b waited".to_owned(), true));
+}
+
+/// Python's `Value('i', 0, lock=Lock())`: a plain lock guards the value. It is not
+/// re-entrant (the holder cannot take it again), it keeps other processes out, and
+/// releasing it twice is an error.
+#[test]
+fn ex2_a_plain_lock_may_guard_a_value() {
+    let answers = isolated(|| {
+        let lock = Arc::new(Lock::new().expect("lock"));
+        let value = Synchronized::wrap(RawValue::new(5u32).expect("raw value"), lock.clone());
+        let guard = value.lock().expect("lock");
+        let held = lock.is_locked();
+        let again = value.get_lock().acquire(Some(Duration::ZERO));
+        let mut child = spawn(|| {
+            let kept_out = value
+                .lock_timeout(Duration::from_millis(50))
+                .unwrap()
+                .is_none();
+            assert!(kept_out, "the parent holds the lock");
+        });
+        join(&mut child);
+        drop(guard);
+        let after = lock.is_locked();
+        let got = value.get();
+        debug((held, again, after, got, value.release(), lock.is_locked()))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            true,
+            Ok::<_, ()>(false),
+            false,
+            Ok::<_, ()>(5),
+            Err::<(), _>(SyncError::NotLocked),
+            false
+        ))
+    );
 }
 
 /// Block, then release: a child's `get` and `lock` wait (without spinning) while the

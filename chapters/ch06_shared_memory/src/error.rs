@@ -59,7 +59,7 @@ impl fmt::Display for ShmError {
             }
             ShmError::LengthMismatch { expected, got } => write!(
                 f,
-                "can only assign a sequence of the same size ({got} values for {expected} places)"
+                "can only assign a sequence of the same size (expected {expected}, got {got})"
             ),
             ShmError::TooLong { len, capacity } => {
                 write!(f, "byte string too long ({len} bytes for {capacity})")
