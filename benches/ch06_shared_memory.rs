@@ -26,10 +26,16 @@
 //!    than CPython's `RawArray` and `Lock` doing the same.
 //! 3. **The limit**: one process writes 1 000 000 ints into a shared array with
 //!    `replace_unlocked`, next to `[i32]::fill` (a `memset`) over a private buffer of
-//!    the same size; best of 10 each, taking turns.
+//!    the same size; best of 10 each, taking turns. And a child writes an array its
+//!    parent has written, twice: the first pass takes a page fault per page to map the
+//!    shared pages into its own page tables (`fork` does not copy those entries), the
+//!    second none; medians of 10.
 //!
 //! The children of every run are forked first and wait at a start gate (an `Event`);
-//! the clock runs from its `set()` until the last child is joined. Medians of 5 runs
+//! the clock runs from its `set()` until the last child has finished its work (each
+//! child notes the time, on the system-wide monotonic clock, in shared memory). The
+//! children's exits and joins come after that and are left out: they measure `fork`
+//! and `exit`, not shared memory (their median is printed). Medians of 5 runs
 //! (CPython: 3, as it is slow). The CPython figures come from `benches/shared_memory.py`,
 //! run with `python3` (fork context), which measures the same things the same way and
 //! prints one JSON line; without `python3` on the `PATH` the comparisons are skipped.
@@ -86,6 +92,7 @@ fn main() {
         replace.run();
     }
     let (one_process_ms, fill_ms) = limit();
+    let (first_touch_ms, second_touch_ms) = first_touch();
     let python = run_python();
     let py = python.as_ref().ok();
 
@@ -171,6 +178,10 @@ fn main() {
         gigabytes_per_second(one_process_ms),
     );
     println!(
+        "a child writing 1 000 000 ints the parent wrote before: first time \
+         {first_touch_ms:.3} ms (a page fault per page), second time {second_touch_ms:.3} ms"
+    );
+    println!(
         "unlocked counter final value: median {} of {TOTAL} (CPython: {})",
         median(&counter.unlocked_final),
         py.map_or("skipped".to_owned(), |p| p
@@ -185,6 +196,10 @@ fn main() {
         median(&replace.unlocked_switches),
         py.map_or("-".to_owned(), |p| p.replace_unlocked_switches.to_string()),
     );
+    println!(
+        "children's exits and joins after their work (left out above): median {:.1} ms",
+        EXITS.with_borrow(|exits| median(exits)) * 1e3
+    );
     match &python {
         Ok(p) => println!("CPython: {}", p.implementation),
         Err(why) => println!("CPython comparison skipped: {why}"),
@@ -193,7 +208,10 @@ fn main() {
     let mut figures = figures::Figures::new("ch06_shared_memory");
     let ms = |x: f64| format!("{} ms", figures::number(x, 2));
     let times = |x: f64| format!("{}×", figures::number(x, 2));
-    let count = |x: f64| figures::number(x, 3);
+    let count = |x: f64| {
+        let digits = x.round().abs().max(1.0).log10().floor() as u32 + 1;
+        figures::number(x.round(), digits)
+    };
     figures
         .add("counter_locked_ms", counter_ms, "ms", ms(counter_ms))
         .add(
@@ -262,6 +280,22 @@ fn main() {
             ms(one_process_ms),
         )
         .add("memset_ms", fill_ms, "ms", ms(fill_ms))
+        .add("first_touch_ms", first_touch_ms, "ms", ms(first_touch_ms))
+        .add(
+            "second_touch_ms",
+            second_touch_ms,
+            "ms",
+            ms(second_touch_ms),
+        )
+        .add(
+            "first_touch_us_per_page",
+            (first_touch_ms - second_touch_ms) * 1e3 / pages() as f64,
+            "µs",
+            format!(
+                "{} µs",
+                figures::number((first_touch_ms - second_touch_ms) * 1e3 / pages() as f64, 2)
+            ),
+        )
         .add(
             "replace_vs_memset",
             one_process_ms / fill_ms,
@@ -371,20 +405,19 @@ impl Counter {
             .push(locked_increments(&counter, "counter (Lock)"));
 
         let counter = RawValue::new(0i32).expect("RawValue::new failed");
-        self.update_s.push(seconds(gated("counter (update)", |_| {
+        self.update_s.push(gated("counter (update)", |_| {
             for _ in 0..INCREMENTS {
                 counter.update(|v| v + 1);
             }
-        })));
+        }));
         assert_eq!(counter.get() as u64, TOTAL, "update lost increments");
 
         let counter = RawValue::new(0i32).expect("RawValue::new failed");
-        self.unlocked_s
-            .push(seconds(gated("counter (no lock)", |_| {
-                for _ in 0..INCREMENTS {
-                    counter.set(counter.get() + 1);
-                }
-            })));
+        self.unlocked_s.push(gated("counter (no lock)", |_| {
+            for _ in 0..INCREMENTS {
+                counter.set(counter.get() + 1);
+            }
+        }));
         let last = counter.get() as u64;
         assert!(
             (1..=TOTAL).contains(&last),
@@ -407,7 +440,7 @@ fn locked_increments(counter: &Value<i32>, what: &str) -> f64 {
         last as u64, TOTAL,
         "{what}: the locked counter lost increments"
     );
-    seconds(elapsed)
+    elapsed
 }
 
 /// The replace runs, each variant taking its turn within a run.
@@ -424,31 +457,29 @@ struct Replace {
 impl Replace {
     fn run(&mut self) {
         let arr = locked_array();
-        self.all_s.push(seconds(gated("replace (whole loop)", |k| {
+        self.all_s.push(gated("replace (whole loop)", |k| {
             replace_locking_all(&arr, number(k)).expect("replace_locking_all failed")
-        })));
+        }));
         let mixed = switches(&arr.get_obj().to_vec());
         assert_eq!(mixed, 0, "whole-loop locking left a mix");
 
         let arr = locked_array();
-        self.each_s
-            .push(seconds(gated("replace (each element)", |k| {
-                replace_locking_each(&arr, number(k)).expect("replace_locking_each failed")
-            })));
+        self.each_s.push(gated("replace (each element)", |k| {
+            replace_locking_each(&arr, number(k)).expect("replace_locking_each failed")
+        }));
         self.each_switches
             .push(switches(&arr.get_obj().to_vec()) as f64);
 
         let arr = Array::<i32>::new(LEN).expect("Array::new failed");
         self.each_rlock_s
-            .push(seconds(gated("replace (each element, RLock)", |k| {
+            .push(gated("replace (each element, RLock)", |k| {
                 replace_locking_each(&arr, number(k)).expect("replace_locking_each failed")
-            })));
+            }));
 
         let arr = RawArray::<i32>::new(LEN).expect("RawArray::new failed");
-        self.unlocked_s
-            .push(seconds(gated("replace (no lock)", |k| {
-                replace_unlocked(&arr, number(k)).expect("replace_unlocked failed")
-            })));
+        self.unlocked_s.push(gated("replace (no lock)", |k| {
+            replace_unlocked(&arr, number(k)).expect("replace_unlocked failed")
+        }));
         self.unlocked_switches.push(switches(&arr.to_vec()) as f64);
     }
 }
@@ -492,16 +523,61 @@ fn limit() -> (f64, f64) {
     (best_replace, best_fill)
 }
 
+/// Milliseconds for a child to write LEN ints into a shared array the parent has
+/// already written (so its pages exist), the first time and the second: the first time,
+/// every page faults once to enter the child's page tables. Medians of FILL_RUNS.
+fn first_touch() -> (f64, f64) {
+    let (mut first, mut again) = (Vec::new(), Vec::new());
+    for _ in 0..FILL_RUNS {
+        let shared = RawArray::<i32>::new(LEN).expect("RawArray::new failed");
+        replace_unlocked(&shared, 1).expect("replace_unlocked failed");
+        let times = RawArray::<u64>::new(2).expect("RawArray::new failed");
+        let mut child = mpkit::fork_child(|| {
+            for (pass, n) in [2, 3].into_iter().enumerate() {
+                let t0 = Instant::now();
+                replace_unlocked(black_box(&shared), n).expect("replace_unlocked failed");
+                let nanos = t0.elapsed().as_nanos() as u64;
+                times.set(pass, nanos).expect("pass < 2");
+            }
+        })
+        .expect("mpkit::fork_child failed");
+        match child
+            .wait_deadline(Instant::now() + JOIN_DEADLINE)
+            .expect("Child::wait_deadline failed")
+        {
+            Some(status) if status.success() => {}
+            other => panic!("first touch: the child ended with {other:?}"),
+        }
+        assert_eq!(shared.get(LEN - 1), Ok(3));
+        let ms = |pass| times.get(pass).expect("pass < 2") as f64 * 1e-6;
+        first.push(ms(0));
+        again.push(ms(1));
+    }
+    (median(&first), median(&again))
+}
+
+/// How many pages a LEN-int array spans.
+fn pages() -> usize {
+    // Safety: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    (LEN * size_of::<i32>()).div_ceil(page)
+}
+
 fn gigabytes_per_second(ms_per_array: f64) -> f64 {
     (LEN * size_of::<i32>()) as f64 / (ms_per_array * 1e-3) / 1e9
 }
 
 /// Forks PROCS children that each reach a start gate (an `Event`) and then run
-/// `body(k)`; opens the gate once all have reached it, and returns the time from the
-/// opening to the last join.
-fn gated(what: &str, body: impl Fn(usize)) -> Duration {
+/// `body(k)`; opens the gate once all have reached it, and returns the seconds from the
+/// opening until the last child finished `body`. (The time until the last join, which
+/// adds the children's exits, goes to `EXITS`.)
+fn gated(what: &str, body: impl Fn(usize)) -> f64 {
     let gate = Event::new().expect("Event::new failed");
     let ready = RawValue::new(0u32).expect("RawValue::new failed");
+    // CLOCK_MONOTONIC is system-wide: the children's offsets from the copied `epoch`
+    // compare with the parent's.
+    let epoch = Instant::now();
+    let done = RawArray::<u64>::new(PROCS).expect("RawArray::new failed");
     let mut children: Vec<_> = (0..PROCS)
         .map(|k| {
             mpkit::fork_child(|| {
@@ -509,6 +585,8 @@ fn gated(what: &str, body: impl Fn(usize)) -> Duration {
                 let open = gate.wait(Some(GATE_DEADLINE)).expect("Event::wait failed");
                 assert!(open, "the start gate did not open within {GATE_DEADLINE:?}");
                 body(k);
+                let now = epoch.elapsed().as_nanos() as u64;
+                done.set(k, now).expect("k < PROCS");
             })
             .expect("mpkit::fork_child failed")
         })
@@ -523,6 +601,7 @@ fn gated(what: &str, body: impl Fn(usize)) -> Duration {
         std::thread::sleep(Duration::from_micros(200));
     }
     let t0 = Instant::now();
+    let opened = epoch.elapsed().as_nanos() as u64;
     gate.set();
     let end = t0 + JOIN_DEADLINE;
     for child in &mut children {
@@ -538,11 +617,16 @@ fn gated(what: &str, body: impl Fn(usize)) -> Duration {
             ),
         }
     }
-    t0.elapsed()
+    let joined = t0.elapsed().as_secs_f64();
+    let last = done.iter().max().expect("PROCS > 0");
+    let done = last.saturating_sub(opened) as f64 * 1e-9;
+    EXITS.with_borrow_mut(|exits| exits.push(joined - done));
+    done
 }
 
-fn seconds(elapsed: Duration) -> f64 {
-    elapsed.as_secs_f64()
+thread_local! {
+    /// For each gated run, the seconds from the last child's end of work to its join.
+    static EXITS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -671,7 +755,6 @@ mod figures {
             .filter(|source| root().join(source).exists())
             .map(|source| source.to_string())
             .collect();
-            let quoted = |text: &str| format!("{text:?}");
             let mut json = String::from("{\n");
             let _ = writeln!(json, "  \"bench\": \"ch06_shared_memory\",");
             let _ = writeln!(json, "  \"date\": {},", quoted(&today()));
@@ -703,6 +786,23 @@ mod figures {
             std::fs::write(&path, json).expect("writing the figures");
             println!("figures written to {}", path.display());
         }
+    }
+
+    /// `text` as a JSON string.
+    fn quoted(text: &str) -> String {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
     }
 
     /// FNV-1a, 128 bits, over each source's path, length and bytes.

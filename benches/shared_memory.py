@@ -22,8 +22,11 @@ What it measures, the same way as the Rust side:
 
 Runs of 1 and 2 take turns, as do the three replace variants. Each run forks its
 children first and waits for them at a start gate (each releases a `Semaphore` when it
-is about to wait on an `Event`); the clock runs from `set()` of that gate until every
-child is joined. Median, min and max of the runs, in seconds.
+is about to wait on an `Event`); the clock runs from `set()` of that gate until the
+last child has finished its work (each child notes `time.perf_counter()`, which is
+CLOCK_MONOTONIC on Linux and so compares across processes, in a `RawArray`). The
+children's exits and joins come after that and are left out. Median, min and max of
+the runs, in seconds.
 
 Every wait has a deadline (10 s for the start gate, 60 s for the joins): a child still
 running after it is killed and the script fails, and so does a child with a non-zero
@@ -71,13 +74,23 @@ def join_all(procs, what):
         p.close()
 
 
-def gated(ctx, what, procs, target, args):
-    """Forks `procs` children running target(ready, go, k, *args) for k = 1..procs, which
-    release `ready` and wait for `go`; sets `go` once all are ready and returns the
-    seconds from then until all are joined."""
+def child_main(ready, go, done, k, work, args):
+    """A child: reach the start gate, run work(k, *args), note when it finished."""
+    ready.release()
+    if not go.wait(GATE_DEADLINE_S):
+        raise SystemExit(2)
+    work(k, *args)
+    done[k - 1] = time.perf_counter()
+
+
+def gated(ctx, what, procs, work, args):
+    """Forks `procs` children that wait at a start gate and then run work(k, *args) for
+    k = 1..procs; opens the gate once all are ready and returns the seconds from then
+    until the last child finished its work (and joins them all)."""
     ready = ctx.Semaphore(0)
     go = ctx.Event()
-    children = [ctx.Process(target=target, args=(ready, go, k, *args))
+    done = ctx.RawArray("d", procs)
+    children = [ctx.Process(target=child_main, args=(ready, go, done, k, work, args))
                 for k in range(1, procs + 1)]
     for p in children:
         p.start()
@@ -90,52 +103,41 @@ def gated(ctx, what, procs, target, args):
     t0 = time.perf_counter()
     go.set()
     join_all(children, what)
-    return time.perf_counter() - t0
+    return max(done) - t0
 
 
-def wait_at_gate(ready, go):
-    ready.release()
-    if not go.wait(GATE_DEADLINE_S):
-        raise SystemExit(2)
-
-
-def locked_counter_child(ready, go, _k, counter, increments):
-    wait_at_gate(ready, go)
+def locked_counter(_k, counter, increments):
     for _ in range(increments):
         with counter:
             counter.value += 1
 
 
-def unlocked_counter_child(ready, go, _k, counter, increments):
-    wait_at_gate(ready, go)
+def unlocked_counter(_k, counter, increments):
     for _ in range(increments):
         counter.value += 1
 
 
-def replace_unlocked_child(ready, go, k, arr, _lock):
-    wait_at_gate(ready, go)
+def replace_unlocked(k, arr, _lock):
     for i in range(len(arr)):
         arr[i] = k
 
 
-def replace_each_child(ready, go, k, arr, lock):
-    wait_at_gate(ready, go)
+def replace_each(k, arr, lock):
     for i in range(len(arr)):
         with lock:
             arr[i] = k
 
 
-def replace_all_child(ready, go, k, arr, lock):
-    wait_at_gate(ready, go)
+def replace_all(k, arr, lock):
     with lock:
         for i in range(len(arr)):
             arr[i] = k
 
 
 REPLACE = {
-    "unlocked": replace_unlocked_child,
-    "each": replace_each_child,
-    "all": replace_all_child,
+    "unlocked": replace_unlocked,
+    "each": replace_each,
+    "all": replace_all,
 }
 
 
@@ -169,13 +171,13 @@ def main():
     locked_s, unlocked_s, unlocked_final = [], [], []
     for _ in range(args.counter_runs):
         counter = ctx.Value("i", 0)
-        locked_s.append(gated(ctx, "locked counter", args.procs, locked_counter_child,
+        locked_s.append(gated(ctx, "locked counter", args.procs, locked_counter,
                               (counter, args.increments)))
         if counter.value != total:
             fail(f"locked counter: final value {counter.value}, expected {total}")
         raw = ctx.RawValue("i", 0)
         unlocked_s.append(gated(ctx, "unlocked counter", args.procs,
-                                unlocked_counter_child, (raw, args.increments)))
+                                unlocked_counter, (raw, args.increments)))
         if not 0 < raw.value <= total:
             fail(f"unlocked counter: final value {raw.value}, not in 1..={total}")
         unlocked_final.append(raw.value)
