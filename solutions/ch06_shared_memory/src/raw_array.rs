@@ -136,7 +136,7 @@ impl<T: Element> RawArray<T> {
         self.region
             .slots()
             .get(index)
-            .ok_or(ShmError::IndexOutOfRange {
+            .ok_or_else(|| ShmError::IndexOutOfRange {
                 index,
                 len: self.len(),
             })
