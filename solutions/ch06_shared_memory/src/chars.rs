@@ -58,7 +58,7 @@ impl RawArray<CChar> {
         // SKELETON: // TODO: every byte.
         // SKELETON: todo!("all {} bytes", self.len())
         // BEGIN SOLUTION
-        self.iter().map(|CChar(byte)| byte).collect()
+        self.to_vec().into_iter().map(|CChar(byte)| byte).collect()
         // END SOLUTION
     }
 

@@ -123,7 +123,7 @@ impl<T: Element> RawArray<T> {
 
     /// Every element, in order: Python's `arr[:]`.
     pub fn to_vec(&self) -> Vec<T> {
-        self.iter().collect()
+        self.region.slots().iter().map(Slot::load).collect()
     }
 
     /// Where the elements start in this process (Python's `ctypes.addressof`).
