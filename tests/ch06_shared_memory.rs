@@ -78,6 +78,15 @@ fn cpu_ticks(pid: i32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// The kit's proptest settings, with no failure file: a student's failing case must
+/// not leave a `.proptest-regressions` file in their tree.
+fn config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        failure_persistence: None,
+        ..proptest_config(cases)
+    }
+}
+
 /// How long a blocked process is watched, and the most CPU it may use meanwhile.
 const BLOCKED_FOR: Duration = Duration::from_millis(300);
 const BLOCKED_MAX_TICKS: u64 = 5;
@@ -90,13 +99,17 @@ struct Counts {
     releases: AtomicU64,
     /// The pid of the process that took the lock last.
     last_holder: AtomicI32,
+    /// The pid of the process holding it now, or 0.
+    holder: AtomicI32,
 }
 
 // Safety: repr(C), no pointers, atomics only.
 unsafe impl ShmSafe for Counts {}
 
 /// A lock of the test's own (Python takes any object with `acquire` and `release`): a
-/// plain `Lock` that counts acquires and releases and remembers who took it last.
+/// plain `Lock` that counts acquires and releases and remembers who took it last. A
+/// process that asks for it while holding it would wait for itself forever: that
+/// fails at once instead.
 struct CountingLock {
     lock: Lock,
     counts: Shared<Counts>,
@@ -125,12 +138,17 @@ impl CountingLock {
 
 impl Lockable for CountingLock {
     fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        let me = std::process::id() as i32;
+        assert_ne!(
+            self.counts.holder.load(Ordering::SeqCst),
+            me,
+            "the lock was taken again by the process holding it (a release is missing)"
+        );
         let taken = self.lock.acquire(timeout)?;
         if taken {
             self.counts.acquires.fetch_add(1, Ordering::SeqCst);
-            self.counts
-                .last_holder
-                .store(std::process::id() as i32, Ordering::SeqCst);
+            self.counts.last_holder.store(me, Ordering::SeqCst);
+            self.counts.holder.store(me, Ordering::SeqCst);
         }
         Ok(taken)
     }
@@ -138,8 +156,19 @@ impl Lockable for CountingLock {
     fn release(&self) -> Result<(), SyncError> {
         // Counted while still held, so that a count never runs ahead of the lock.
         self.counts.releases.fetch_add(1, Ordering::SeqCst);
+        self.counts.holder.store(0, Ordering::SeqCst);
         self.lock.release()
     }
+}
+
+/// Fails at once (instead of deadlocking in the next step) when `lock` was not given
+/// back after `what`.
+fn assert_released(lock: &CountingLock, what: &str) {
+    let (acquires, releases) = lock.counts();
+    assert_eq!(
+        acquires, releases,
+        "{what} did not release the lock it took"
+    );
 }
 
 /// `obj` guarded by a new counting lock, and the lock.
@@ -488,7 +517,7 @@ fn count_raw(processes: u64, iterations: u64) -> (u64, u64) {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(8))]
+    #![proptest_config(config(8))]
 
     /// `update` loses nothing; a load then a store may lose increments, but never
     /// invents one, and a single process loses none.
@@ -582,6 +611,7 @@ fn ex2_each_access_takes_the_lock_once() {
         let mut steps = vec![lock.counts()];
         let got = value.get().expect("get");
         steps.push(lock.counts());
+        assert_released(&lock, "get");
         value.set(got + 1).expect("set");
         steps.push(lock.counts());
         {
@@ -591,6 +621,7 @@ fn ex2_each_access_takes_the_lock_once() {
             steps.push(lock.counts());
         }
         steps.push(lock.counts());
+        assert_released(&lock, "dropping the guard");
         let guard = value.lock_timeout(LONG).expect("lock_timeout");
         steps.push(lock.counts());
         drop(guard);
@@ -684,6 +715,7 @@ fn ex2_a_plain_lock_may_guard_a_value() {
         join(&mut child);
         drop(guard);
         let after = lock.is_locked();
+        assert!(!after, "dropping the guard did not release the plain lock");
         let got = value.get();
         debug((held, again, after, got, value.release(), lock.is_locked()))
     });
@@ -786,7 +818,7 @@ fn count_locked(processes: u64, iterations: u64) -> (u64, u64) {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(8))]
+    #![proptest_config(config(8))]
 
     /// The notebook's counter: under `with counter:`, exactly N x iterations.
     #[test]
@@ -1008,7 +1040,7 @@ fn run_array(array: &RawArray<i16>, op: &ArrayOp) -> String {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(32))]
+    #![proptest_config(config(32))]
 
     /// A RawArray answers every sequence of operations as a Vec would.
     #[test]
@@ -1077,6 +1109,7 @@ fn ex4_each_access_takes_the_lock_once() {
         counts.push(lock.counts());
         answers.push(debug(array.get(2)));
         counts.push(lock.counts());
+        assert_released(&lock, "get");
         answers.push(debug(array.set(0, 10)));
         counts.push(lock.counts());
         answers.push(debug(array.read(..2)));
@@ -1159,7 +1192,7 @@ fn count_elements(processes: u64, iterations: u64, len: usize) -> Vec<u64> {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(8))]
+    #![proptest_config(config(8))]
 
     /// Locked increments of array elements: every element is exactly N x iterations.
     #[test]
@@ -1292,6 +1325,7 @@ fn ex5_a_char_array_locks_each_access() {
         let mut answers = Vec::new();
         answers.push(debug(arr.value()));
         counts.push(lock.counts());
+        assert_released(&lock, "value");
         answers.push(debug(arr.set_value(b"hi")));
         counts.push(lock.counts());
         answers.push(debug(arr.raw()));
@@ -1419,7 +1453,7 @@ fn run_locked_chars(arr: &Array<CChar>, op: &CharOp) -> String {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(48))]
+    #![proptest_config(config(48))]
 
     /// Raw and locked char arrays answer every sequence of value, raw and index reads
     /// and writes exactly as CPython's ctypes does.
@@ -1558,7 +1592,7 @@ fn replace_race(processes: u64, len: usize, variant: u8) -> (Vec<i32>, i32) {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(8))]
+    #![proptest_config(config(8))]
 
     /// Whole-loop locking: one process's number everywhere, that of the last process to
     /// take the lock.
@@ -1596,6 +1630,7 @@ fn ex6_append_byte_appends_under_one_hold_of_the_lock() {
         let mut answers = Vec::new();
         for byte in [b'c', b'd', b'e'] {
             answers.push((append_byte(&arr, byte), arr.get_obj().raw(), lock.counts()));
+            assert_released(&lock, "append_byte");
         }
         debug(answers)
     });
@@ -1637,7 +1672,7 @@ fn appends(processes: u64, k: usize) -> (Vec<u8>, usize) {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(8))]
+    #![proptest_config(config(8))]
 
     #[test]
     fn ex6_locked_appends_lose_nothing(processes in 1u64..=4, k in 0usize..150) {

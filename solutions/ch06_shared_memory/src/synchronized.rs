@@ -152,7 +152,7 @@ impl<O> Drop for Guard<'_, O> {
         // BEGIN SOLUTION
         // The guard's lock is held by this thread: a failure here would mean another
         // process released it behind the guard's back (a plain `Lock` allows that).
-        let _ = self.sync.release();
+        let _ = self.sync.lock.release();
         // END SOLUTION
     }
 }
