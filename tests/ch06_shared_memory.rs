@@ -891,6 +891,8 @@ fn ex3_an_array_from_values_reads_back() {
 }
 
 #[test]
+// `3..2` is a backwards range on purpose: it must be an error, not an empty read.
+#[allow(clippy::reversed_empty_ranges)]
 fn ex3_misuse_is_an_error_and_writes_nothing() {
     let answers = isolated(|| {
         let array = RawArray::from_values(&[1u8, 2, 3]).expect("raw array");
