@@ -1178,33 +1178,39 @@ fn ex4_set_waits_for_the_holder_without_spinning() {
 }
 
 /// N processes each add 1 to every element, `iterations` times, under the lock.
-fn count_elements(processes: u64, iterations: u64, len: usize) -> Vec<u64> {
+/// Returns the locked array, and an unlocked one counted with `get` then `set`.
+fn count_elements(processes: u64, iterations: u64, len: usize) -> (Vec<u64>, Vec<u64>) {
     isolated(move || {
         let array = Array::<u64>::new(len).expect("array");
+        let racy = RawArray::<u64>::new(len).expect("raw array");
         race(processes, |_| {
             for _ in 0..iterations {
                 for i in 0..len {
                     let guard = array.lock().unwrap();
                     guard.set(i, guard.get(i).unwrap() + 1).unwrap();
+                    drop(guard);
+                    racy.set(i, racy.get(i).unwrap() + 1).unwrap();
                 }
             }
         });
-        array.to_vec().unwrap()
+        (array.to_vec().unwrap(), racy.to_vec())
     })
 }
 
 proptest! {
     #![proptest_config(config(8))]
 
-    /// Locked increments of array elements: every element is exactly N x iterations.
+    /// Locked increments of array elements: every element is exactly N x iterations;
+    /// unlocked ones never more.
     #[test]
     fn ex4_locked_increments_of_elements_lose_nothing(
         processes in 1u64..=6,
         iterations in 0u64..400,
         len in 1usize..4,
     ) {
-        let counts = count_elements(processes, iterations, len);
+        let (counts, racy) = count_elements(processes, iterations, len);
         prop_assert_eq!(counts, vec![processes * iterations; len]);
+        prop_assert!(racy.iter().all(|&n| n <= processes * iterations), "{:?}", racy);
     }
 }
 
