@@ -3,7 +3,8 @@
 //! one line of flat JSON, and [`Figures`], which writes the figures the book quotes.
 //!
 //! Each bench includes it with `mod common;` (cargo builds no target from a
-//! `benches/<dir>/mod.rs`).
+//! `benches/<dir>/mod.rs`). Not every bench uses every helper.
+#![allow(dead_code)]
 
 mod digest;
 
