@@ -612,9 +612,10 @@ fn ex2_the_parent_pid_stays_right_after_the_parent_dies() {
                 // Outlive the parent: no signal when it dies.
                 // Safety: prctl with PR_SET_PDEATHSIG takes a signal number, here none.
                 unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0) };
-                ready_ends.notify();
-                // Its pipes close before it is gone: wait until this child is adopted.
+                // Read before the parent may go; then wait until this child is adopted
+                // (its parent's pipes close before it is gone, so they cannot tell).
                 let parent = std::os::unix::process::parent_id();
+                ready_ends.notify();
                 while std::os::unix::process::parent_id() == parent {
                     std::thread::sleep(Duration::from_millis(1));
                 }
