@@ -986,10 +986,14 @@ fn given_a_daemons_child_dies_with_it() {
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
         let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
         let mut p = Process::new(move || {
-            let mut child = Process::new(|| sleep_forever());
+            // The grandchild says its pid once its target runs: by then it has armed
+            // its death signal, so the death of its parent can only kill it.
+            let mut child = Process::new(move || {
+                let pid = std::process::id() as i32;
+                mpkit::write_all(write_end.as_fd(), &pid.to_le_bytes()).expect("write");
+                sleep_forever();
+            });
             child.start().expect("start");
-            let pid = child.pid().unwrap().unwrap();
-            mpkit::write_all(write_end.as_fd(), &pid.to_le_bytes()).expect("write");
             sleep_forever();
         })
         .daemon(true);
