@@ -70,44 +70,65 @@ fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (value, LARGEST.with(Cell::get))
 }
 
-/// How long the calling thread has been running or ready to run, and how many times it
-/// went to sleep of its own accord (blocked in a system call).
-fn thread_activity() -> (Duration, i64) {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
-    let fields: Vec<u64> = text
+/// The state letter (`R`, `S`, ...) of thread `tid` of this process, and how many times
+/// it has been put on a CPU so far.
+fn task_state(tid: libc::pid_t) -> (String, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).expect("stat");
+    let state = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
         .split_whitespace()
-        .map(|f| f.parse().expect("a number"))
-        .collect();
-    // Safety: getrusage fills the struct it is given, which lives on this stack.
-    let usage = unsafe {
-        let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
-        usage
-    };
-    (Duration::from_nanos(fields[0] + fields[1]), usage.ru_nvcsw)
+        .next()
+        .unwrap();
+    let sched =
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).expect("schedstat");
+    let runs = sched.split_whitespace().nth(2).unwrap().parse().unwrap();
+    (state.to_owned(), runs)
 }
 
-/// Runs `wait`, a call that blocks until another process acts, and checks that the
-/// calling thread slept through it: a thread that spins is running (or ready to run)
-/// the whole time, whatever the load; one that polls in a sleep loop wakes up again and
-/// again. A wait that sleeps until the event wakes up once or twice.
-fn sleeps_through<T>(what: &str, wait: impl FnOnce() -> T) -> T {
-    let (busy_before, sleeps_before) = thread_activity();
-    let start = Instant::now();
+/// Runs `wait`, a call that blocks until another process acts, and checks that it
+/// sleeps through: a watcher thread waits until this thread is asleep, checks that it
+/// is not put on a CPU once in the next 200 ms, then calls `release`, which lets the
+/// other process act. A wait that spins never sleeps; one that polls in a sleep loop
+/// wakes up again and again; one that sleeps until the event does neither. What the
+/// load on the machine does (a preemption before the wait blocks) changes nothing.
+fn sleeps_through<T>(
+    what: &'static str,
+    release: impl FnOnce() + Send + 'static,
+    wait: impl FnOnce() -> T,
+) -> T {
+    // Safety: gettid takes no arguments.
+    let tid = unsafe { libc::gettid() };
+    let watcher = std::thread::spawn(move || {
+        let deadline = Instant::now() + timeout() / 2;
+        let verdict = loop {
+            let (state, runs) = task_state(tid);
+            if state == "S" {
+                std::thread::sleep(Duration::from_millis(200));
+                let woke = task_state(tid).1 - runs;
+                break if woke == 0 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{what} polled: it woke up {woke} times in 200 ms with nothing to \
+                         wait for, where one sleep until the other process acts will do"
+                    ))
+                };
+            }
+            if Instant::now() > deadline {
+                break Err(format!("{what} spun: it never went to sleep"));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        release();
+        verdict
+    });
     let value = wait();
-    let elapsed = start.elapsed();
-    let (busy_after, sleeps_after) = thread_activity();
-    let busy = busy_after - busy_before;
-    let sleeps = sleeps_after - sleeps_before;
-    assert!(
-        busy < elapsed / 2,
-        "{what} spun: running or ready to run for {busy:?} of the {elapsed:?} it waited"
-    );
-    assert!(
-        sleeps <= 5,
-        "{what} polled: it went to sleep {sleeps} times in {elapsed:?}, where one long \
-         sleep until the other process acts will do"
-    );
+    let verdict = watcher.join().expect("the watcher thread");
+    if let Err(why) = verdict {
+        panic!("{why}");
+    }
     value
 }
 
@@ -380,16 +401,22 @@ fn ex1_joining_from_another_process_is_an_error() {
 #[case::join_timeout(true)]
 fn ex1_join_sleeps_until_the_child_ends(#[case] with_timeout: bool) {
     let status = isolated(move || {
-        let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(300)));
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
+        let mut p = Process::new(move || gate_ends.wait());
         p.start().expect("start");
-        sleeps_through("join", || {
-            if with_timeout {
-                // Longer than the exercise's deadline: only an early return passes.
-                p.join_timeout(timeout() * 2).expect("join_timeout")
-            } else {
-                Some(p.join().expect("join"))
-            }
-        })
+        sleeps_through(
+            "join",
+            move || gate.notify(),
+            || {
+                if with_timeout {
+                    // Longer than the exercise's deadline: only an early return passes.
+                    p.join_timeout(timeout() * 2).expect("join_timeout")
+                } else {
+                    Some(p.join().expect("join"))
+                }
+            },
+        )
     });
     assert_eq!(status, Some(ExitStatus::Exited(0)));
 }
@@ -1116,18 +1143,24 @@ fn ex5_bad_bytes_are_malformed(#[case] bytes: &'static [u8]) {
 fn ex5_recv_sleeps_until_a_message_arrives(#[case] with_timeout: bool) {
     let got = isolated(move || {
         let (tx, mut rx) = channel::<String>().expect("channel");
+        let gate = Gate::new();
+        let gate_ends = gate.ends();
         let mut p = Process::new(move || {
-            std::thread::sleep(Duration::from_millis(300));
+            gate_ends.wait();
             tx.send(&"late".to_owned()).expect("send");
         });
         p.start().expect("start");
-        let got = sleeps_through("recv", || {
-            if with_timeout {
-                rx.recv_timeout(timeout() * 2)
-            } else {
-                rx.recv()
-            }
-        });
+        let got = sleeps_through(
+            "recv",
+            move || gate.notify(),
+            || {
+                if with_timeout {
+                    rx.recv_timeout(timeout() * 2)
+                } else {
+                    rx.recv()
+                }
+            },
+        );
         p.join().expect("join");
         debug(got)
     });
