@@ -1,0 +1,2 @@
+//! Chapter 4 benchmark (being written).
+fn main() {}
