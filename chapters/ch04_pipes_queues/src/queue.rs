@@ -29,7 +29,7 @@ use std::cell::UnsafeCell;
 use std::io::IoSlice;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ch05_sync::{RobustError, RobustGuard, RobustLock, Semaphore, Shared, ShmSafe};
@@ -52,8 +52,9 @@ const WRITER_CHECK: Duration = Duration::from_millis(50);
 /// What the processes of a [`Queue`] share.
 #[repr(C)]
 pub struct QueueState {
-    /// Items put and not yet got (an item on its way in counts).
-    count: AtomicU32,
+    /// Items put and not yet got. A getter may take an item before its putter counts
+    /// it, so this may dip below zero for a moment.
+    count: AtomicI64,
     /// 1 once a process died in the middle of a frame: the stream is lost.
     broken: AtomicU32,
     /// 1 while a getter may hold bytes taken out of the pipe that are not yet recorded
@@ -349,7 +350,7 @@ impl<T> Queue<T> {
     }
 
     /// The number of items put and not yet got.
-    fn count(&self) -> &AtomicU32 {
+    fn count(&self) -> &AtomicI64 {
         &self.state.count
     }
 }
@@ -418,9 +419,9 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for Queue<T> {
     // ANCHOR: put
     fn put(&self, item: &T, timeout: Option<Duration>) -> Result<(), QueueError> {
         // TODO: refuse a closed or broken queue and an item over the limit;
-        // take a slot when the queue is bounded; count the item; write its
-        // frame under the writer lock. When the time runs out or anything
-        // fails, give back what was taken: the slot, the count.
+        // take a slot when the queue is bounded; write the frame under the
+        // writer lock, then count the item. When the time runs out or anything
+        // fails, give the slot back.
         todo!("put an item within {timeout:?}")
     }
     // ANCHOR_END: put
@@ -435,7 +436,7 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for Queue<T> {
     // ANCHOR_END: get
 
     fn qsize(&self) -> usize {
-        self.count().load(Ordering::SeqCst) as usize
+        self.count().load(Ordering::SeqCst).max(0) as usize
     }
 
     fn maxsize(&self) -> Option<usize> {

@@ -24,7 +24,7 @@ pub trait MpQueue<T> {
     fn get(&self, timeout: Option<Duration>) -> Result<T, QueueError>;
 
     /// The number of items put and not yet got. Exact while no `put` or `get` is under
-    /// way; during one, it may count an item on its way in.
+    /// way; during one, it may be off by the items on their way.
     fn qsize(&self) -> usize;
 
     /// The most items the queue holds (`None`: no limit but the memory behind it).

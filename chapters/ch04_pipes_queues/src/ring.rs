@@ -8,9 +8,13 @@
 //! move `head`; so with one putter and one getter, neither lock is ever contended. A
 //! getter that finds the ring empty sleeps on the futex word `items` until a putter
 //! moves it; a putter that finds it full sleeps on `space` until a getter moves it.
+//! Each side moves its word after every item, but makes the `futex` call only when the
+//! other side counts a sleeper.
 //!
-//! Its limit: the locks are chapter 5's plain `Lock`, held only while bytes are copied
-//! (never while sleeping). A process killed inside that copy leaves the lock locked.
+//! Nobody sleeps holding a lock: a process killed while it waits leaves the queue as it
+//! was. The locks are chapter 5's plain `Lock`, held only while a frame is copied; a
+//! process killed inside that copy leaves its lock locked for good (Python's queue has
+//! the same weakness, for much longer windows).
 
 use std::cell::UnsafeCell;
 use std::ptr;
@@ -181,19 +185,21 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
     // ANCHOR: put
     fn put(&self, item: &T, timeout: Option<Duration>) -> Result<(), QueueError> {
         // TODO: refuse a closed queue and a frame longer than the ring; take a
-        // slot when bounded; under the put lock, sleep on `space` until the
-        // frame fits (`Full` at the deadline, giving back what you took), copy
-        // it in, publish it by moving `tail`; then wake a getter if one sleeps.
+        // slot when bounded. Under the put lock: if the frame fits, copy it in,
+        // publish it by moving `tail`, unlock and wake a getter if one sleeps.
+        // If not, unlock and sleep on `space` (read before looking for room),
+        // then try again; `Full` at the deadline, giving the slot back.
         todo!("put an item in the ring within {timeout:?}")
     }
     // ANCHOR_END: put
 
     // ANCHOR: get
     fn get(&self, timeout: Option<Duration>) -> Result<T, QueueError> {
-        // TODO: refuse a closed queue; under the get lock, sleep on `items`
-        // until the ring holds a frame (`Empty` at the deadline); copy it out,
-        // give its bytes back by moving `head`; then wake a putter if one
-        // sleeps, give the slot back when bounded, and decode.
+        // TODO: refuse a closed queue. Under the get lock: if the ring holds a
+        // frame, copy it out, give its bytes back by moving `head`, unlock,
+        // wake a putter if one sleeps, give the slot back when bounded, and
+        // decode. If not, unlock and sleep on `items` (read before looking),
+        // then try again; `Empty` at the deadline.
         todo!("get an item from the ring within {timeout:?}")
     }
     // ANCHOR_END: get

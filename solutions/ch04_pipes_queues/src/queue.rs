@@ -29,7 +29,7 @@ use std::cell::UnsafeCell;
 use std::io::IoSlice;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ch05_sync::{RobustError, RobustGuard, RobustLock, Semaphore, Shared, ShmSafe};
@@ -52,8 +52,9 @@ const WRITER_CHECK: Duration = Duration::from_millis(50);
 /// What the processes of a [`Queue`] share.
 #[repr(C)]
 pub struct QueueState {
-    /// Items put and not yet got (an item on its way in counts).
-    count: AtomicU32,
+    /// Items put and not yet got. A getter may take an item before its putter counts
+    /// it, so this may dip below zero for a moment.
+    count: AtomicI64,
     /// 1 once a process died in the middle of a frame: the stream is lost.
     broken: AtomicU32,
     /// 1 while a getter may hold bytes taken out of the pipe that are not yet recorded
@@ -349,7 +350,7 @@ impl<T> Queue<T> {
     }
 
     /// The number of items put and not yet got.
-    fn count(&self) -> &AtomicU32 {
+    fn count(&self) -> &AtomicI64 {
         &self.state.count
     }
 }
@@ -418,9 +419,9 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for Queue<T> {
     // ANCHOR: put
     fn put(&self, item: &T, timeout: Option<Duration>) -> Result<(), QueueError> {
         // SKELETON: // TODO: refuse a closed or broken queue and an item over the limit;
-        // SKELETON: // take a slot when the queue is bounded; count the item; write its
-        // SKELETON: // frame under the writer lock. When the time runs out or anything
-        // SKELETON: // fails, give back what was taken: the slot, the count.
+        // SKELETON: // take a slot when the queue is bounded; write the frame under the
+        // SKELETON: // writer lock, then count the item. When the time runs out or anything
+        // SKELETON: // fails, give the slot back.
         // SKELETON: todo!("put an item within {timeout:?}")
         // BEGIN SOLUTION
         let deadline = deadline_after(timeout);
@@ -431,22 +432,20 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for Queue<T> {
                 return Err(QueueError::Full);
             }
         }
-        self.count().fetch_add(1, Ordering::SeqCst);
         let written = match self.lock_writer(deadline) {
             Ok(Some(held)) => self.write_frame(&held, &frame, deadline),
             Ok(None) => Ok(false),
             Err(err) => Err(err),
         };
-        if written != Ok(true) {
-            self.count().fetch_sub(1, Ordering::SeqCst);
-            if let Some(slots) = &self.slots {
-                slots.release()?;
-            }
+        if written == Ok(true) {
+            self.count().fetch_add(1, Ordering::SeqCst);
+            return Ok(());
         }
-        match written? {
-            true => Ok(()),
-            false => Err(QueueError::Full),
+        if let Some(slots) = &self.slots {
+            slots.release()?;
         }
+        written?;
+        Err(QueueError::Full)
         // END SOLUTION
     }
     // ANCHOR_END: put
@@ -476,7 +475,7 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for Queue<T> {
     // ANCHOR_END: get
 
     fn qsize(&self) -> usize {
-        self.count().load(Ordering::SeqCst) as usize
+        self.count().load(Ordering::SeqCst).max(0) as usize
     }
 
     fn maxsize(&self) -> Option<usize> {

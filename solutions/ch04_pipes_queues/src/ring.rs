@@ -8,9 +8,13 @@
 //! move `head`; so with one putter and one getter, neither lock is ever contended. A
 //! getter that finds the ring empty sleeps on the futex word `items` until a putter
 //! moves it; a putter that finds it full sleeps on `space` until a getter moves it.
+//! Each side moves its word after every item, but makes the `futex` call only when the
+//! other side counts a sleeper.
 //!
-//! Its limit: the locks are chapter 5's plain `Lock`, held only while bytes are copied
-//! (never while sleeping). A process killed inside that copy leaves the lock locked.
+//! Nobody sleeps holding a lock: a process killed while it waits leaves the queue as it
+//! was. The locks are chapter 5's plain `Lock`, held only while a frame is copied; a
+//! process killed inside that copy leaves its lock locked for good (Python's queue has
+//! the same weakness, for much longer windows).
 
 use std::cell::UnsafeCell;
 use std::ptr;
@@ -181,9 +185,10 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
     // ANCHOR: put
     fn put(&self, item: &T, timeout: Option<Duration>) -> Result<(), QueueError> {
         // SKELETON: // TODO: refuse a closed queue and a frame longer than the ring; take a
-        // SKELETON: // slot when bounded; under the put lock, sleep on `space` until the
-        // SKELETON: // frame fits (`Full` at the deadline, giving back what you took), copy
-        // SKELETON: // it in, publish it by moving `tail`; then wake a getter if one sleeps.
+        // SKELETON: // slot when bounded. Under the put lock: if the frame fits, copy it in,
+        // SKELETON: // publish it by moving `tail`, unlock and wake a getter if one sleeps.
+        // SKELETON: // If not, unlock and sleep on `space` (read before looking for room),
+        // SKELETON: // then try again; `Full` at the deadline, giving the slot back.
         // SKELETON: todo!("put an item in the ring within {timeout:?}")
         // BEGIN SOLUTION
         let deadline = deadline_after(timeout);
@@ -194,83 +199,90 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
                 return Err(QueueError::Full);
             }
         }
-        if !self.put_lock.acquire(time_left(deadline))? {
-            self.release_slot()?;
-            return Err(QueueError::Full);
-        }
         let state = &*self.state;
-        let tail = state.tail.load(Ordering::Relaxed);
         loop {
+            if !self.put_lock.acquire(time_left(deadline))? {
+                self.release_slot()?;
+                return Err(QueueError::Full);
+            }
+            // Read the word before looking for room: a get after this moves it, and
+            // then the sleep below returns at once.
             let seen = state.space.load(Ordering::SeqCst);
+            let tail = state.tail.load(Ordering::Relaxed);
             let head = state.head.load(Ordering::Acquire);
             if RING_BYTES as u64 - (tail - head) >= frame.len() as u64 {
-                break;
-            }
-            let timed_out =
-                RingQueue::<T>::sleep(&state.space, &state.space_waiters, seen, deadline);
-            if timed_out != Ok(false) && state.head.load(Ordering::Acquire) == head {
+                // Safety: we hold the put lock, and the frame fits between tail and head.
+                unsafe { self.copy_in(tail, &frame) };
+                state.puts.fetch_add(1, Ordering::SeqCst);
+                // Release: a getter that sees the new tail sees the bytes.
+                state
+                    .tail
+                    .store(tail + frame.len() as u64, Ordering::Release);
                 self.put_lock.release()?;
+                RingQueue::<T>::signal(&state.items, &state.items_waiters);
+                return Ok(());
+            }
+            // No room: sleep without the lock, so that a process killed while it
+            // sleeps leaves nothing locked.
+            self.put_lock.release()?;
+            if RingQueue::<T>::sleep(&state.space, &state.space_waiters, seen, deadline)?
+                && state.head.load(Ordering::Acquire) == head
+            {
                 self.release_slot()?;
-                timed_out?;
                 return Err(QueueError::Full);
             }
         }
-        // Safety: we hold the put lock, and the frame fits between tail and head.
-        unsafe { self.copy_in(tail, &frame) };
-        state.puts.fetch_add(1, Ordering::SeqCst);
-        state
-            .tail
-            .store(tail + frame.len() as u64, Ordering::Release);
-        self.put_lock.release()?;
-        RingQueue::<T>::signal(&state.items, &state.items_waiters);
-        Ok(())
         // END SOLUTION
     }
     // ANCHOR_END: put
 
     // ANCHOR: get
     fn get(&self, timeout: Option<Duration>) -> Result<T, QueueError> {
-        // SKELETON: // TODO: refuse a closed queue; under the get lock, sleep on `items`
-        // SKELETON: // until the ring holds a frame (`Empty` at the deadline); copy it out,
-        // SKELETON: // give its bytes back by moving `head`; then wake a putter if one
-        // SKELETON: // sleeps, give the slot back when bounded, and decode.
+        // SKELETON: // TODO: refuse a closed queue. Under the get lock: if the ring holds a
+        // SKELETON: // frame, copy it out, give its bytes back by moving `head`, unlock,
+        // SKELETON: // wake a putter if one sleeps, give the slot back when bounded, and
+        // SKELETON: // decode. If not, unlock and sleep on `items` (read before looking),
+        // SKELETON: // then try again; `Empty` at the deadline.
         // SKELETON: todo!("get an item from the ring within {timeout:?}")
         // BEGIN SOLUTION
         let deadline = deadline_after(timeout);
         self.check()?;
-        if !self.get_lock.acquire(time_left(deadline))? {
-            return Err(QueueError::Empty);
-        }
         let state = &*self.state;
-        let head = state.head.load(Ordering::Relaxed);
         loop {
-            let seen = state.items.load(Ordering::SeqCst);
-            if state.tail.load(Ordering::Acquire) != head {
-                break;
+            if !self.get_lock.acquire(time_left(deadline))? {
+                return Err(QueueError::Empty);
             }
-            let timed_out =
-                RingQueue::<T>::sleep(&state.items, &state.items_waiters, seen, deadline);
-            if timed_out != Ok(false) && state.tail.load(Ordering::Acquire) == head {
+            // Read the word before looking for an item: a put after this moves it, and
+            // then the sleep below returns at once.
+            let seen = state.items.load(Ordering::SeqCst);
+            let head = state.head.load(Ordering::Relaxed);
+            // Acquire: seeing the tail of a put, we see the bytes it copied.
+            if state.tail.load(Ordering::Acquire) != head {
+                let mut prefix = [0u8; HEADER];
+                // Safety: we hold the get lock, and tail is past head: a whole frame is
+                // there.
+                unsafe { self.copy_out(head, &mut prefix) };
+                let len = u32::from_le_bytes(prefix) as usize;
+                let mut body = vec![0u8; len];
+                // Safety: as above.
+                unsafe { self.copy_out(head + HEADER as u64, &mut body) };
+                // Release: a putter that sees the new head may reuse the bytes.
+                state
+                    .head
+                    .store(head + (HEADER + len) as u64, Ordering::Release);
+                state.gets.fetch_add(1, Ordering::SeqCst);
                 self.get_lock.release()?;
-                timed_out?;
+                RingQueue::<T>::signal(&state.space, &state.space_waiters);
+                self.release_slot()?;
+                return decode(&body).map_err(QueueError::Malformed);
+            }
+            self.get_lock.release()?;
+            if RingQueue::<T>::sleep(&state.items, &state.items_waiters, seen, deadline)?
+                && state.tail.load(Ordering::Acquire) == head
+            {
                 return Err(QueueError::Empty);
             }
         }
-        let mut prefix = [0u8; HEADER];
-        // Safety: we hold the get lock, and tail is past head: a whole frame is there.
-        unsafe { self.copy_out(head, &mut prefix) };
-        let len = u32::from_le_bytes(prefix) as usize;
-        let mut body = vec![0u8; len];
-        // Safety: as above.
-        unsafe { self.copy_out(head + HEADER as u64, &mut body) };
-        state
-            .head
-            .store(head + (HEADER + len) as u64, Ordering::Release);
-        state.gets.fetch_add(1, Ordering::SeqCst);
-        self.get_lock.release()?;
-        RingQueue::<T>::signal(&state.space, &state.space_waiters);
-        self.release_slot()?;
-        decode(&body).map_err(QueueError::Malformed)
         // END SOLUTION
     }
     // ANCHOR_END: get
