@@ -10,7 +10,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use mpkit::testkit::{isolated, proptest_config, reap, say, Gate, Transcript};
+use mpkit::testkit::{isolated, reap, say, Gate, Transcript};
 use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
 use rstest::rstest;
@@ -25,6 +25,15 @@ const LONG: Option<Duration> = Some(Duration::from_secs(5));
 const MIB: usize = 1 << 20;
 
 // ---- Helpers ----------------------------------------------------------------------------------
+
+/// The kit's proptest settings, without a regressions file: a student's failing case
+/// must not land in their tree (the kit's own settings still write one).
+fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        failure_persistence: None,
+        ..mpkit::testkit::proptest_config(cases)
+    }
+}
 
 fn debug<T: std::fmt::Debug>(value: T) -> String {
     format!("{value:?}")
