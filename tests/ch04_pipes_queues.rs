@@ -400,6 +400,7 @@ fn given_every_error_reads_well() {
             size: 3,
             len: 3,
         },
+        PipeError::Encode("custom".into()),
         PipeError::Decode("unexpected end".into()),
         PipeError::TrailingBytes { extra: 2 },
         PipeError::Os(nix::errno::Errno::EBADF),
@@ -885,14 +886,16 @@ fn ex3_poll_never_consumes_and_an_empty_message_counts(#[case] kind: Kind) {
         answers.push(ends.poll(Some(Duration::ZERO)).unwrap());
         ends.send_bytes(b"x").unwrap();
         answers.push(ends.poll(Some(Duration::ZERO)).unwrap());
+        answers.push(ends.poll(Some(Duration::MAX)).unwrap());
         assert_eq!(ends.recv_bytes().unwrap(), b"x");
         ends.close_sender();
         answers.push(ends.poll(Some(Duration::ZERO)).unwrap());
         answers.push(ends.recv_bytes() == Err(PipeError::Eof));
         answers
     });
-    // Before, after an empty message (twice), after reading it, after "x", at EOF.
-    assert_eq!(answers, [false, true, true, false, true, true, true]);
+    // Before, after an empty message (twice), after reading it, after "x" (twice, the
+    // second with a timeout too long to add to a clock), at EOF.
+    assert_eq!(answers, [false, true, true, false, true, true, true, true]);
 }
 
 /// Two messages arrive in one read: after the first is received, the second sits in
@@ -1070,6 +1073,18 @@ enum Msg {
     Text(String),
     Pair(u16, bool),
     Bytes(Vec<u8>),
+}
+
+/// A value whose `Serialize` fails.
+#[derive(Debug, PartialEq, Deserialize)]
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -373,7 +373,25 @@ fn qsize_is_exact_when_nobody_moves<Q: MpQueue<Item>>(make: Make<Q>, puts: u32, 
     })
 }
 
+/// An item whose `Serialize` fails is refused, and nothing is put.
+fn an_unencodable_item_is_refused<Q: MpQueue<Unencodable>>(q: Q) -> Vec<String> {
+    vec![
+        debug(matches!(
+            q.put(&Unencodable, None),
+            Err(QueueError::Malformed(PipeError::Encode(_)))
+        )),
+        debug(q.qsize()),
+        debug(q.get_nowait()),
+    ]
+}
+
 // ---- Exercise 5: Queue ---------------------------------------------------------------------
+
+#[test]
+fn ex5_an_unencodable_item_is_refused() {
+    let answers = isolated(|| an_unencodable_item_is_refused(Queue::new().unwrap()));
+    assert_eq!(answers, ["true", "0", "Err(Empty)"]);
+}
 
 #[test]
 fn ex5_fifo_sizes_and_timeouts() {
@@ -1000,6 +1018,12 @@ proptest! {
 }
 
 // ---- Exercise 7: RingQueue ------------------------------------------------------------------
+
+#[test]
+fn ex7_an_unencodable_item_is_refused() {
+    let answers = isolated(|| an_unencodable_item_is_refused(RingQueue::bounded(1).unwrap()));
+    assert_eq!(answers, ["true", "0", "Err(Empty)"]);
+}
 
 #[test]
 fn ex7_fifo_sizes_and_timeouts() {

@@ -49,6 +49,7 @@ use crate::queue_api::MpQueue;
 /// the writer of that frame is still alive.
 const WRITER_CHECK: Duration = Duration::from_millis(50);
 
+// ANCHOR: state
 /// What the processes of a [`Queue`] share.
 #[repr(C)]
 pub struct QueueState {
@@ -67,6 +68,7 @@ pub struct QueueState {
     tail: AtomicU32,
     buf: UnsafeCell<[u8; READ_AHEAD]>,
 }
+// ANCHOR_END: state
 
 // Safety: repr(C), no pointers; the counters are atomics, and `buf` is reached only
 // through raw pointers by the process that holds the reader lock.
@@ -243,11 +245,9 @@ impl<T> Queue<T> {
                     std::ptr::copy_nonoverlapping(buf.add(head), prefix.as_mut_ptr(), HEADER)
                 };
                 let len = u32::from_le_bytes(prefix) as usize;
-                if len > self.max_item {
-                    // No put of this queue writes such a frame: the stream is corrupt.
-                    state.broken.store(1, Ordering::SeqCst);
-                    return Err(QueueError::Broken);
-                }
+                // Every put of this queue checked it; a stream is never out of step
+                // (a death inside a frame breaks the queue first).
+                debug_assert!(len <= self.max_item, "a frame longer than the limit");
                 let body_start = head + HEADER;
                 if tail - body_start >= len {
                     let mut body = Vec::with_capacity(len);
@@ -287,11 +287,10 @@ impl<T> Queue<T> {
             state.reading.store(0, Ordering::SeqCst);
             match n {
                 n if n > 0 => continue,
-                // We hold a write end ourselves: end-of-file cannot come.
-                0 => return Err(QueueError::Closed),
-                _ if errno == Errno::EINTR => continue,
-                _ if errno != Errno::EAGAIN => return Err(errno.into()),
-                _ => {}
+                _ if errno == Errno::EAGAIN => {}
+                // End-of-file cannot come (this process holds a write end), nor EINTR
+                // (the read does not block): only a broken descriptor gets here.
+                _ => return Err(errno.into()),
             }
             if poll_until(&mut [readable(fd.as_raw_fd())], deadline)? == 0 {
                 if tail > head {
@@ -355,6 +354,7 @@ impl<T> Queue<T> {
     }
 }
 
+// ANCHOR: lock_side
 /// Takes `lock` before `deadline` (`None` when the time ran out). When its holder died
 /// holding it, the lock is taken all the same: if the holder was in the middle of a
 /// frame (`busy`), the queue is broken; either way the lock is repaired for the next
@@ -386,6 +386,7 @@ fn lock_side<'a>(
     }
     Ok(Some(guard))
 }
+// ANCHOR_END: lock_side
 
 /// The time left until `deadline` (zero once it has passed; `None`: no deadline).
 pub fn time_left(deadline: Option<Instant>) -> Option<Duration> {
@@ -396,7 +397,7 @@ pub fn time_left(deadline: Option<Instant>) -> Option<Duration> {
 /// little-endian). `TooLarge` when the bytes are over `max`.
 pub fn encode_frame<T: Serialize + ?Sized>(item: &T, max: usize) -> Result<Vec<u8>, QueueError> {
     let frame = postcard::to_extend(item, vec![0u8; HEADER])
-        .map_err(|e| QueueError::Malformed(PipeError::Decode(e.to_string())))?;
+        .map_err(|e| QueueError::Malformed(PipeError::Encode(e.to_string())))?;
     let len = frame.len() - HEADER;
     if len > max {
         return Err(QueueError::TooLarge { len, max });

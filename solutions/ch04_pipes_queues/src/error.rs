@@ -55,6 +55,8 @@ pub enum PipeError {
         /// The buffer's length.
         len: usize,
     },
+    /// A value that postcard cannot encode (its `Serialize` failed); nothing was sent.
+    Encode(String),
     /// A message whose bytes are not a value of the type asked for.
     Decode(String),
     /// A message that decoded to a value with `extra` bytes left over: one frame must be
@@ -92,6 +94,7 @@ impl fmt::Display for PipeError {
                 f,
                 "offset {offset} + size {size} is past a buffer of {len} bytes"
             ),
+            PipeError::Encode(why) => write!(f, "the message does not encode: {why}"),
             PipeError::Decode(why) => write!(f, "the message does not decode: {why}"),
             PipeError::TrailingBytes { extra } => {
                 write!(f, "{extra} bytes left after the message")
@@ -145,7 +148,8 @@ pub enum QueueError {
     /// `task_done` was called more often than items were put; nothing changed
     /// (Python's `ValueError: task_done() called too many times`).
     TaskDoneTooManyTimes,
-    /// An item's bytes are not a value of the queue's type.
+    /// An item that does not encode, or whose bytes are not a value of the queue's
+    /// type.
     Malformed(PipeError),
     /// A system call failed.
     Os(Errno),

@@ -14,9 +14,10 @@ use crate::error::PipeError;
 use crate::pipe::{CanRead, CanWrite, Connection};
 
 // ANCHOR: encode
-/// The postcard bytes of `message`: what travels inside a frame.
+/// The postcard bytes of `message`: what travels inside a frame. `Encode` when the
+/// value's `Serialize` fails.
 pub fn encode<T: Serialize + ?Sized>(message: &T) -> Result<Vec<u8>, PipeError> {
-    postcard::to_stdvec(message).map_err(|e| PipeError::Decode(e.to_string()))
+    postcard::to_stdvec(message).map_err(|e| PipeError::Encode(e.to_string()))
 }
 // ANCHOR_END: encode
 

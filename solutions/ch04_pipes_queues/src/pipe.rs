@@ -36,6 +36,7 @@ pub const READ_AHEAD: usize = 64 << 10;
 /// process may ask for by default (`/proc/sys/fs/pipe-max-size`).
 pub const PIPE_SIZE: usize = 1 << 20;
 
+// ANCHOR: modes
 /// A connection that sends and receives: one end of [`Pipe::duplex`].
 #[derive(Debug)]
 pub struct Duplex;
@@ -66,11 +67,13 @@ impl CanWrite for WriteOnly {}
 pub type Reader = Connection<ReadOnly>;
 /// The write end of a one-way pipe.
 pub type Writer = Connection<WriteOnly>;
+// ANCHOR_END: modes
 
 /// Python's `multiprocessing.Pipe`.
 #[derive(Debug)]
 pub struct Pipe;
 
+// ANCHOR: pipe
 impl Pipe {
     /// Two connected [`Connection`]s, each of which sends to and receives from the
     /// other: a `socketpair(AF_UNIX, SOCK_STREAM)`, like Python's `Pipe()`.
@@ -95,19 +98,16 @@ impl Pipe {
         ))
     }
 }
+// ANCHOR_END: pipe
 
-/// Asks the kernel for a pipe of `size` bytes; keeps the pipe as it is when refused
+/// Asks the kernel for a pipe of `size` bytes; the pipe stays as it is when refused
 /// (an unprivileged user past `/proc/sys/fs/pipe-user-pages-soft` gets less).
-pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) -> usize {
+pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, size: usize) {
     // Safety: F_SETPIPE_SZ takes an int and touches no memory of ours.
-    let set = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
-    if set > 0 {
-        return set as usize;
-    }
-    // Safety: F_GETPIPE_SZ takes no argument.
-    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) }.max(0) as usize
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_int) };
 }
 
+// ANCHOR: connection
 /// One end of a pipe: Python's `multiprocessing.connection.Connection`.
 ///
 /// `M` says what it may do: [`Duplex`] (send and receive), [`ReadOnly`] or
@@ -123,6 +123,7 @@ pub struct Connection<M = Duplex> {
     socket: bool,
     mode: PhantomData<M>,
 }
+// ANCHOR_END: connection
 
 impl<M: Mode> Connection<M> {
     fn new(fd: OwnedFd, socket: bool) -> Connection<M> {
@@ -172,6 +173,7 @@ impl<M: Mode> Connection<M> {
     }
 }
 
+// ANCHOR: inbox
 /// What a connection has read but not yet handed over: the start of the next frame,
 /// or several whole frames.
 #[derive(Debug, Default)]
@@ -207,14 +209,14 @@ impl Inbox {
     /// One `read(2)` of up to [`READ_AHEAD`] bytes into the buffer, after what is
     /// there. Returns how many bytes came: 0 means end-of-file.
     pub(crate) fn fill(&mut self, fd: BorrowedFd<'_>) -> Result<usize, PipeError> {
-        if self.start > 0 {
-            self.bytes.drain(..self.start);
-            self.start = 0;
-        }
+        self.bytes.drain(..self.start);
+        self.start = 0;
         read_append(fd, &mut self.bytes, READ_AHEAD)
     }
 }
+// ANCHOR_END: inbox
 
+// ANCHOR: read_append
 /// One `read(2)` of at most `max` bytes from `fd`, appended to `buf`; retried after
 /// `EINTR`. Returns how many bytes came (0: end-of-file, or `max` was 0).
 pub(crate) fn read_append(
@@ -241,7 +243,9 @@ pub(crate) fn read_append(
         }
     }
 }
+// ANCHOR_END: read_append
 
+// ANCHOR: write_some
 /// One `writev(2)` (on a socket, a `sendmsg(2)` with `MSG_NOSIGNAL`, so a closed peer
 /// is an `EPIPE` error rather than a `SIGPIPE`) of `parts`, retried after `EINTR`.
 /// Returns how many bytes the kernel took: often fewer than asked, when a signal
@@ -276,6 +280,7 @@ pub(crate) fn write_some(
         }
     }
 }
+// ANCHOR_END: write_some
 
 impl<M: Mode> Connection<M> {
     /// One `write_some` on this end (for the exercises).
@@ -294,6 +299,7 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
+// ANCHOR: poll_until
 /// `poll(2)` on `fds` until one is ready or `deadline` passes; retried after `EINTR`
 /// with the time left, so a signal never stretches the wait. Returns how many are
 /// ready (0: the deadline passed); their `revents` say how.
@@ -318,6 +324,7 @@ pub fn poll_until(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> Result
         }
     }
 }
+// ANCHOR_END: poll_until
 
 /// A `pollfd` asking whether `fd` is readable.
 pub fn readable(fd: RawFd) -> libc::pollfd {

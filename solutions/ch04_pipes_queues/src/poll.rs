@@ -10,6 +10,7 @@ use mpkit::Child;
 use crate::error::PipeError;
 use crate::pipe::{deadline_after, poll_until, readable, CanRead, Connection};
 
+// ANCHOR: waitable
 /// What [`wait`] can wait for: a connection that may receive, a process's sentinel (an
 /// [`mpkit::Child`], or any pidfd as a `BorrowedFd`), or any readable descriptor.
 pub trait Waitable {
@@ -47,6 +48,7 @@ impl Waitable for BorrowedFd<'_> {
         Ok(self.as_fd())
     }
 }
+// ANCHOR_END: waitable
 
 impl<M: CanRead> Connection<M> {
     // ANCHOR: poll
