@@ -88,13 +88,20 @@ impl Placement {
 
 /// Pins the calling process to `cpu`.
 fn pin(cpu: usize) {
+    set_affinity(&[cpu]);
+}
+
+/// Lets the calling process run on any of `cpus`.
+fn set_affinity(cpus: &[usize]) {
     // Safety: a zeroed cpu_set_t is an empty set; CPU_SET and sched_setaffinity read
     // and write only that live local.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
         let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        assert_eq!(rc, 0, "sched_setaffinity({cpu}) failed");
+        assert_eq!(rc, 0, "sched_setaffinity({cpus:?}) failed");
     }
 }
 
@@ -437,6 +444,8 @@ fn main() {
     let placements = [Placement::Same, Placement::Split];
     let measured: Vec<Measured> = placements.iter().map(|&p| measure(p)).collect();
     let memcpy_gb_s = memcpy_rate();
+    // The Python script pins its own processes; it inherits this one's affinity.
+    set_affinity(&[0, 1]);
     let python = run_python("pipes_queues.py", &[], PYTHON_DEADLINE);
     let py = |key: &str| {
         python.as_ref().ok().map(|line| {

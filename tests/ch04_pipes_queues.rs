@@ -155,6 +155,18 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// Many bytes, cheap to make in a debug build: `seed` everywhere, and each 4 KiB block
+/// starting with its number, so a tear, a swap or a mix-up shows.
+fn stamped(len: usize, seed: u8) -> Vec<u8> {
+    let mut bytes = vec![seed; len];
+    for (index, block) in bytes.chunks_mut(4096).enumerate() {
+        let n = (index as u32).to_le_bytes();
+        let k = block.len().min(4);
+        block[..k].copy_from_slice(&n[..k]);
+    }
+    bytes
+}
+
 /// From now on, this process gets a SIGALRM every `every`, whose handler does nothing
 /// and is installed without `SA_RESTART`: every blocking system call may be
 /// interrupted, returning `EINTR` or a short count.
@@ -588,7 +600,7 @@ fn ex1_sending_to_a_closed_peer_is_a_broken_pipe(#[case] kind: Kind) {
 fn ex1_sixteen_mebibytes_arrive_whole_through_a_signal_storm(#[case] kind: Kind) {
     let same = isolated(move || {
         let ends = Ends::new(kind);
-        let message = pattern(16 * MIB, 1);
+        let message = stamped(16 * MIB, 1);
         let mut writer = spawn(|| {
             signal_storm(Duration::from_millis(1));
             ends.send_bytes(&message).unwrap();
@@ -806,7 +818,7 @@ fn ex2_recv_waits_and_eof_waits_for_every_copy_of_the_write_end() {
 fn ex2_a_peer_killed_in_the_middle_of_a_message_gives_truncated(#[case] kind: Kind) {
     let (answer, expected) = isolated(move || {
         let mut ends = Ends::new(kind);
-        let mut writer = spawn(|| ends.send_bytes(&pattern(8 * MIB, 2)).unwrap());
+        let mut writer = spawn(|| ends.send_bytes(&stamped(8 * MIB, 2)).unwrap());
         wait_in_syscall(writer.pid(), &[SYS_WRITE, SYS_WRITEV, SYS_SENDMSG]);
         writer.kill().unwrap();
         ends.close_sender();

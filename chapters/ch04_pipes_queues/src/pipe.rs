@@ -326,6 +326,32 @@ pub fn poll_until(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> Result
 }
 // ANCHOR_END: poll_until
 
+/// How often [`spin_then_yield`] looks while spinning, and then while yielding.
+const SPINS: u32 = 200;
+const YIELDS: u32 = 4;
+
+/// Before a sleep in the kernel, looks a little longer whether `ready()` comes true by
+/// itself: first spinning (the other process, on another CPU, is about to deliver),
+/// then yielding the CPU (the other process runs on this one, and can deliver many
+/// items in a row before we look again). `true` as soon as `ready()` is. A few
+/// microseconds at most: a sleeper still sleeps, and uses no CPU.
+pub(crate) fn spin_then_yield(ready: impl Fn() -> bool) -> bool {
+    for _ in 0..SPINS {
+        if ready() {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    for _ in 0..YIELDS {
+        if ready() {
+            return true;
+        }
+        // Safety: sched_yield takes no argument and touches no memory.
+        unsafe { libc::sched_yield() };
+    }
+    ready()
+}
+
 /// A `pollfd` asking whether `fd` is readable.
 pub fn readable(fd: RawFd) -> libc::pollfd {
     libc::pollfd {

@@ -40,7 +40,7 @@ use serde::Serialize;
 use crate::error::{PipeError, QueueError};
 use crate::message::decode;
 use crate::pipe::{
-    deadline_after, poll_until, read_append, readable, set_pipe_size, write_some,
+    deadline_after, poll_until, read_append, readable, set_pipe_size, spin_then_yield, write_some,
     DEFAULT_MAX_MESSAGE, HEADER, PIPE_SIZE, READ_AHEAD,
 };
 use crate::queue_api::MpQueue;
@@ -275,6 +275,7 @@ impl<T> Queue<T> {
                 (head, tail)
             };
             state.head.store(head as u32, Ordering::Relaxed);
+            let count = self.count().load(Ordering::SeqCst);
             state.reading.store(1, Ordering::SeqCst);
             // Safety: as above; the read writes at most READ_AHEAD - tail bytes after tail.
             let n = unsafe { libc::read(fd.as_raw_fd(), buf.add(tail).cast(), READ_AHEAD - tail) };
@@ -291,6 +292,12 @@ impl<T> Queue<T> {
                 // End-of-file cannot come (this process holds a write end), nor EINTR
                 // (the read does not block): only a broken descriptor gets here.
                 _ => return Err(errno.into()),
+            }
+            // A put counts its item once the frame is in: look a few microseconds for
+            // one before sleeping in poll(2).
+            let counted = || self.count().load(Ordering::SeqCst) != count;
+            if time_left(deadline) != Some(Duration::ZERO) && spin_then_yield(counted) {
+                continue;
             }
             if poll_until(&mut [readable(fd.as_raw_fd())], deadline)? == 0 {
                 if tail > head {

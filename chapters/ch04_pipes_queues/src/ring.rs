@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::error::QueueError;
 use crate::message::decode;
-use crate::pipe::{deadline_after, HEADER};
+use crate::pipe::{deadline_after, spin_then_yield, HEADER};
 use crate::queue::{encode_frame, time_left};
 use crate::queue_api::MpQueue;
 
@@ -151,12 +151,18 @@ impl<T> RingQueue<T> {
 
     /// Sleeps on `word` while it still holds `seen`, counted in `waiters` (so that the
     /// other side knows to wake it), until `deadline`. `true` when the deadline passed.
+    /// Looks a few microseconds first, without sleeping, whether the word moves: a
+    /// busy other side moves it soon, and then nobody pays for a sleep and a wake.
     fn sleep(
         word: &AtomicU32,
         waiters: &AtomicU32,
         seen: u32,
         deadline: Option<Instant>,
     ) -> Result<bool, QueueError> {
+        let moved = || word.load(Ordering::SeqCst) != seen;
+        if time_left(deadline) != Some(Duration::ZERO) && spin_then_yield(moved) {
+            return Ok(false);
+        }
         waiters.fetch_add(1, Ordering::SeqCst);
         let woke = futex::wait(word, seen, deadline);
         waiters.fetch_sub(1, Ordering::SeqCst);
