@@ -461,6 +461,15 @@ fn given_os_errors_convert_to_typed_errors() {
         QueueError::from(Errno::EAGAIN),
         QueueError::Os(Errno::EAGAIN)
     );
+    use workbook::ch04_pipes_queues::SyncError;
+    assert_eq!(
+        QueueError::from(SyncError::Os(Errno::EIO)),
+        QueueError::Os(Errno::EIO)
+    );
+    assert_eq!(
+        QueueError::from(SyncError::NotLocked),
+        QueueError::Os(Errno::EINVAL)
+    );
 }
 
 // ---- Exercise 1: sending -------------------------------------------------------------------

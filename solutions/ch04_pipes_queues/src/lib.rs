@@ -30,7 +30,7 @@ pub mod ring;
 pub mod send;
 
 /// Chapter 5's primitives, from the very crate this chapter's queues use.
-pub use ch05_sync::{futex, Event, Lock, Semaphore, Shared, ShmSafe};
+pub use ch05_sync::{futex, Event, Lock, Semaphore, Shared, ShmSafe, SyncError};
 pub use error::{PipeError, QueueError};
 pub use joinable::JoinableQueue;
 pub use message::{decode, encode};
