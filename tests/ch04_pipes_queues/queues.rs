@@ -515,6 +515,42 @@ fn ex5_put_when_the_pipe_is_full_waits_for_a_getter_then_fails_full() {
     assert!(filled > 10_000, "only {filled} small items filled the pipe");
 }
 
+/// Items of 30 000 bytes: one read brings two and part of a third into the shared
+/// buffer, whose rest must move to the front before the next read.
+#[test]
+fn ex5_items_that_straddle_the_shared_buffer_arrive_whole() {
+    let intact = isolated(|| {
+        let q: Queue<Blob> = Queue::new().unwrap();
+        for k in 0..12 {
+            q.put(&blob(30_000, k), None).unwrap();
+        }
+        (0..12).all(|k| q.get(Some(Duration::from_secs(1))) == Ok(blob(30_000, k)))
+    });
+    assert!(intact);
+}
+
+/// A putter of a long item killed while it waits for room, before any byte of the item
+/// went in, leaves the queue working (it must not pass for a death inside a frame).
+#[test]
+fn ex5_a_putter_of_a_long_item_killed_before_its_first_byte_leaves_the_queue_working() {
+    let answers = isolated(|| {
+        let q: Queue<Blob> = Queue::new().unwrap();
+        // One frame that fills the 1 MiB pipe exactly (4 + 3 + 1 048 569 bytes).
+        let filler = big_blob(PIPE_SIZE - HEADER - 3, 6);
+        q.put(&filler, None).unwrap();
+        let mut putter = spawn(|| q.put(&big_blob(100_000, 7), None).unwrap());
+        wait_in_syscall(putter.pid(), &[SYS_POLL, SYS_PPOLL]);
+        putter.kill().unwrap();
+        vec![
+            debug(q.get(LONG) == Ok(filler)),
+            debug(q.put(&blob(10, 8), LONG)),
+            debug(q.get(LONG) == Ok(blob(10, 8))),
+            debug(q.is_broken()),
+        ]
+    });
+    assert_eq!(answers, ["true", "Ok(())", "true", "false"]);
+}
+
 /// Python's warning "joining processes that use queues": its child cannot end before
 /// its feeder thread has written every item. Here `put` wrote them: the child ends
 /// and is joined at once, and its items wait in the pipe.

@@ -226,11 +226,10 @@ pub(crate) fn read_append(
 ) -> Result<usize, PipeError> {
     buf.reserve(max);
     let spare = buf.spare_capacity_mut();
-    let want = max.min(spare.len());
     loop {
-        // Safety: the kernel writes at most `want` bytes into the spare capacity, which
-        // is at least that long and lives for the call.
-        let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), want) };
+        // Safety: the kernel writes at most `max` bytes into the spare capacity, which
+        // `reserve` made at least that long, and which lives for the call.
+        let n = unsafe { libc::read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), max) };
         if n >= 0 {
             let n = n as usize;
             // Safety: the kernel initialised the first n spare bytes.
@@ -294,9 +293,9 @@ pub fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future))
 }
 
-/// An instant so far ahead that no test will reach it.
+/// An instant so far ahead (136 years) that nobody waits for it.
 fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+    Instant::now() + Duration::from_secs(1 << 32)
 }
 
 // ANCHOR: poll_until

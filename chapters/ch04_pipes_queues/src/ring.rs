@@ -194,7 +194,8 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
         // slot when bounded. Under the put lock: if the frame fits, copy it in,
         // publish it by moving `tail`, unlock and wake a getter if one sleeps.
         // If not, unlock and sleep on `space` (read before looking for room),
-        // then try again; `Full` at the deadline, giving the slot back.
+        // then try again; after the deadline, one last try, then `Full`
+        // (giving the slot back).
         todo!("put an item in the ring within {timeout:?}")
     }
     // ANCHOR_END: put
@@ -205,7 +206,7 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
         // frame, copy it out, give its bytes back by moving `head`, unlock,
         // wake a putter if one sleeps, give the slot back when bounded, and
         // decode. If not, unlock and sleep on `items` (read before looking),
-        // then try again; `Empty` at the deadline.
+        // then try again; after the deadline, one last try, then `Empty`.
         todo!("get an item from the ring within {timeout:?}")
     }
     // ANCHOR_END: get

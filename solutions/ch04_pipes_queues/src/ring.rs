@@ -194,7 +194,8 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
         // SKELETON: // slot when bounded. Under the put lock: if the frame fits, copy it in,
         // SKELETON: // publish it by moving `tail`, unlock and wake a getter if one sleeps.
         // SKELETON: // If not, unlock and sleep on `space` (read before looking for room),
-        // SKELETON: // then try again; `Full` at the deadline, giving the slot back.
+        // SKELETON: // then try again; after the deadline, one last try, then `Full`
+        // SKELETON: // (giving the slot back).
         // SKELETON: todo!("put an item in the ring within {timeout:?}")
         // BEGIN SOLUTION
         let deadline = deadline_after(timeout);
@@ -206,6 +207,8 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
             }
         }
         let state = &*self.state;
+        // Once the deadline has passed, one last look, then `Full`.
+        let mut expired = false;
         loop {
             if !self.put_lock.acquire(time_left(deadline))? {
                 self.release_slot()?;
@@ -231,12 +234,11 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
             // No room: sleep without the lock, so that a process killed while it
             // sleeps leaves nothing locked.
             self.put_lock.release()?;
-            if RingQueue::<T>::sleep(&state.space, &state.space_waiters, seen, deadline)?
-                && state.head.load(Ordering::Acquire) == head
-            {
+            if expired {
                 self.release_slot()?;
                 return Err(QueueError::Full);
             }
+            expired = RingQueue::<T>::sleep(&state.space, &state.space_waiters, seen, deadline)?;
         }
         // END SOLUTION
     }
@@ -248,12 +250,14 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
         // SKELETON: // frame, copy it out, give its bytes back by moving `head`, unlock,
         // SKELETON: // wake a putter if one sleeps, give the slot back when bounded, and
         // SKELETON: // decode. If not, unlock and sleep on `items` (read before looking),
-        // SKELETON: // then try again; `Empty` at the deadline.
+        // SKELETON: // then try again; after the deadline, one last try, then `Empty`.
         // SKELETON: todo!("get an item from the ring within {timeout:?}")
         // BEGIN SOLUTION
         let deadline = deadline_after(timeout);
         self.check()?;
         let state = &*self.state;
+        // Once the deadline has passed, one last look, then `Empty`.
+        let mut expired = false;
         loop {
             if !self.get_lock.acquire(time_left(deadline))? {
                 return Err(QueueError::Empty);
@@ -283,11 +287,10 @@ impl<T: Serialize + DeserializeOwned> MpQueue<T> for RingQueue<T> {
                 return decode(&body).map_err(QueueError::Malformed);
             }
             self.get_lock.release()?;
-            if RingQueue::<T>::sleep(&state.items, &state.items_waiters, seen, deadline)?
-                && state.tail.load(Ordering::Acquire) == head
-            {
+            if expired {
                 return Err(QueueError::Empty);
             }
+            expired = RingQueue::<T>::sleep(&state.items, &state.items_waiters, seen, deadline)?;
         }
         // END SOLUTION
     }
