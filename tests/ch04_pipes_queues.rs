@@ -1042,6 +1042,12 @@ fn ex3_wait_over_connections_and_sentinels() {
             say(fd, &debug(ready));
         });
         let cpu = cpu_while_blocked(waiter.pid());
+        // A running process's sentinel is not ready; nor is a raw pidfd's.
+        let running = [
+            wait(&[&child as &dyn Waitable], Some(Duration::from_millis(20))),
+            wait(&[&child.pidfd() as &dyn Waitable], Some(Duration::ZERO)),
+        ];
+        say(fd, &format!("running: {running:?}"));
         gate.notify();
         join_ok(&mut waiter);
         let ready = transcript.finish();
@@ -1054,7 +1060,7 @@ fn ex3_wait_over_connections_and_sentinels() {
         w2.close();
         (ready, cpu, later)
     });
-    assert_eq!(ready, ["[1]"]);
+    assert_eq!(ready, ["running: [Ok([]), Ok([])]", "[1]"]);
     assert!(cpu <= 5, "wait spun: {cpu} ticks in 300 ms");
     assert_eq!(later, "Ok([0, 1, 2])");
 }
