@@ -143,14 +143,14 @@ fn frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Bytes that show where they came from: any mix-up, loss or tear changes them.
+/// Bytes that show where they came from: any mix-up, loss or tear changes them (each
+/// byte mixes its position and the seed, so two seeds give unrelated bytes).
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let seed = seed.wrapping_mul(0x9E37_79B9).wrapping_add(0x7F4A_7C15);
     (0..len)
         .map(|i| {
-            (i as u32)
-                .wrapping_mul(2_654_435_761)
-                .wrapping_add(seed)
-                .rotate_left(7) as u8
+            let x = (i as u32 ^ seed).wrapping_mul(0x85EB_CA6B);
+            (x ^ (x >> 13) ^ (x >> 24)) as u8
         })
         .collect()
 }

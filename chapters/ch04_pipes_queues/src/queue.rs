@@ -63,10 +63,12 @@ pub struct QueueState {
     reading: AtomicU32,
     /// 1 while a putter has written part of a frame.
     writing: AtomicU32,
-    /// The shared read-ahead buffer holds `buf[head..tail]` (only under the reader lock).
+    /// The shared read-ahead buffer, which holds `buf[head..tail]` (only under the
+    /// reader lock). The two counters come after it: a read that overran the buffer
+    /// would wreck them, and no test would miss it.
+    buf: UnsafeCell<[u8; READ_AHEAD]>,
     head: AtomicU32,
     tail: AtomicU32,
-    buf: UnsafeCell<[u8; READ_AHEAD]>,
 }
 // ANCHOR_END: state
 
