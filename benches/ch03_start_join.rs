@@ -25,6 +25,9 @@
 //! The table gives median, p10, p90, min and max in microseconds (quantiles interpolate
 //! linearly between ranks, on both sides) and each median divided by chapter 3's.
 //!
+//! It writes the medians and the ratios to `book/figures/ch03_lifecycle.json`, which
+//! the book quotes (`{{#figure ch03_lifecycle.start_join_us}}`).
+//!
 //! The binary is `harness = false`, so it runs on one thread and forking from it is safe;
 //! it checks `/proc/self/status` before it forks.
 
@@ -33,7 +36,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use ch03_lifecycle_solution::Process;
-use common::{assert_single_threaded, json_number, json_string, quantile};
+use common::{
+    assert_single_threaded, json_number, json_string, number, quantile, time_text, Figures,
+};
 
 const WARMUP: usize = 5;
 const RUNS: usize = 50;
@@ -65,11 +70,50 @@ fn main() {
         ),
         ("ch03_lifecycle_solution::Process", process_start_join),
     ]);
-    match run_python() {
+    let python = run_python();
+    match python {
         Ok(summary) => rows.push(summary),
-        Err(why) => println!("CPython comparison skipped: {why}"),
+        Err(ref why) => println!("CPython comparison skipped: {why}"),
     }
     print_table(&rows);
+    write_figures(&rows);
+}
+
+/// The figures the book quotes: the three medians and two ratios.
+fn write_figures(rows: &[Summary]) {
+    let median = |prefix: &str| {
+        rows.iter()
+            .find(|row| row.name.starts_with(prefix))
+            .map(|row| row.median)
+    };
+    let (Some(bare), Some(ours)) = (median("mpkit::fork_child"), median("ch03")) else {
+        panic!("the Rust rows are always measured");
+    };
+    let mut figures = Figures::new("ch03_lifecycle");
+    let micros = |value: f64| time_text(value * 1e-6);
+    figures
+        .add("start_join_us", ours, "us", micros(ours))
+        .add("bare_fork_wait_us", bare, "us", micros(bare))
+        .add(
+            "start_join_vs_bare_fork",
+            ours / bare,
+            "x",
+            format!("{}×", number(ours / bare, 2)),
+        );
+    match median("CPython") {
+        Some(python) => {
+            figures
+                .add("cpython_start_join_us", python, "us", micros(python))
+                .add(
+                    "speedup_vs_cpython",
+                    python / ours,
+                    "x",
+                    format!("{}×", number(python / ours, 2)),
+                );
+        }
+        None => println!("figures written without CPython's (it was not measured)"),
+    }
+    figures.write();
 }
 
 /// One `Process::new` + `start` + `join_timeout`; only `start` and the join are timed.

@@ -20,6 +20,11 @@
 //!    400 000. The children wait at a start gate (an `Event`); the clock runs from its
 //!    `set()` until the last child is joined. Median of 5 runs. Target: at least 10x
 //!    faster than CPython's `Lock` + `Value('i', lock=False)` doing the same.
+//!    The same counter also runs guarded three other ways, taking turns with the `Lock`
+//!    run by run: with one atomic `fetch_add` each (no lock needed) and under a
+//!    `RobustLock` (exercise 7), which give nanoseconds per increment (the wall time
+//!    divided by the 400 000 increments); and with no lock at all, 10 000 000 times
+//!    per process, which gives the share of increments lost.
 //! 3. **Barrier**: 4 processes each call `Barrier::wait(Some(5 s))` 20 000 times after
 //!    the same start gate; rounds per second, median of 3 runs. Each round must have
 //!    exactly one leader. CPython's `Barrier(4)` does 2 000 rounds.
@@ -28,8 +33,12 @@
 //!    timed; 1 000 warm-up trips, then the median of 10 000, in microseconds.
 //!
 //! The CPython figures come from `benches/sync.py`, run with `python3` (fork context),
-//! which measures the same things the same way and prints one JSON line. Without
-//! `python3` on the `PATH` those comparisons are skipped with a message.
+//! which measures the same things the same way, and also an uncontended
+//! `with lock: pass`, and prints one JSON line. Without `python3` on the `PATH` those
+//! comparisons are skipped with a message.
+//!
+//! It writes its figures to `book/figures/ch05_sync.json`, which the book quotes
+//! (`{{#figure ch05_sync.lock_uncontended_ns}}`).
 //!
 //! Every wait has a deadline: a blocked `Lock`, `Barrier` or `Event` wait gives up after
 //! 5 s, the start gate after 10 s, the joins after 30 s, the Python script after 2 min,
@@ -46,8 +55,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ch05_sync_solution::{Barrier, Event, Lock, Shared, ShmSafe};
-use common::{assert_single_threaded, json_number, json_string, quantile};
+use ch05_sync_solution::{Barrier, Event, Lock, RobustLock, Shared, ShmSafe};
+use common::{
+    assert_single_threaded, json_number, json_string, number, quantile, time_text, Figures,
+};
 
 /// Lock + unlock pairs per uncontended run, and how many runs of each.
 const UNCONTENDED_PAIRS: u32 = 10_000_000;
@@ -55,7 +66,14 @@ const UNCONTENDED_RUNS: usize = 5;
 /// Processes of the counter and the barrier.
 const PROCS: usize = 4;
 const INCREMENTS: u64 = 100_000;
+/// Increments per process without a lock: many more, so that the processes run at the
+/// same time long enough to lose some (100 000 unguarded ones take well under a time
+/// slice, and on a busy machine the children may then run one after the other).
+const UNGUARDED_INCREMENTS: u64 = 10_000_000;
 const COUNTER_RUNS: usize = 5;
+/// Lock + unlock pairs of CPython's uncontended `with lock: pass`, and its runs.
+const PY_LOCK_PAIRS: u32 = 1_000_000;
+const PY_LOCK_RUNS: usize = 3;
 const BARRIER_ROUNDS: u32 = 20_000;
 const PY_BARRIER_ROUNDS: u32 = 2_000;
 const BARRIER_RUNS: usize = 3;
@@ -96,6 +114,7 @@ unsafe impl ShmSafe for Ready {}
 /// CPython's figures, read from `sync.py`'s JSON line.
 struct Python {
     implementation: String,
+    lock_best_ns: f64,
     counter_median_s: f64,
     counter_min_s: f64,
     counter_max_s: f64,
@@ -113,10 +132,9 @@ fn main() {
 
     let (lock_ns, mutex_ns) = uncontended();
     let epoch = Instant::now();
-    let (counter_runs, overlaps): (Vec<Duration>, Vec<f64>) =
-        (0..COUNTER_RUNS).map(|_| counter_once(epoch)).unzip();
-    let counter_s = sorted(counter_runs.iter().map(Duration::as_secs_f64));
-    let overlaps = sorted(overlaps);
+    let counters = counters(epoch);
+    let counter_s = counters.seconds(Guard::Lock);
+    let overlaps = sorted(counters.overlaps.iter().copied());
     let barrier_per_s = sorted((0..BARRIER_RUNS).map(|_| barrier_once()));
     let trips_us = pingpong();
     let python = run_python();
@@ -197,7 +215,23 @@ fn main() {
         quantile(&trips_us, 0.1),
         quantile(&trips_us, 0.9),
     );
+    for guard in [Guard::None, Guard::FetchAdd, Guard::Lock, Guard::Robust] {
+        let runs = counters.seconds(guard);
+        let lost = counters.lost(guard);
+        println!(
+            "  counter guarded by {}: median {:.1} ns per increment; increments lost {:.1} % \
+             to {:.1} %",
+            guard.name(),
+            quantile(&runs, 0.5) * 1e9 / (PROCS as u64 * guard.increments()) as f64,
+            lost[0],
+            lost[lost.len() - 1],
+        );
+    }
     if let Ok(p) = &python {
+        println!(
+            "  CPython: uncontended `with lock: pass` {:.1} ns (best of {PY_LOCK_RUNS})",
+            p.lock_best_ns
+        );
         println!(
             "  CPython: counter median {:.1} ms (min {:.1}, max {:.1}); Barrier(4), \
              {PY_BARRIER_ROUNDS} rounds: median {:.0}/s (min {:.0}, max {:.0}); \
@@ -213,6 +247,195 @@ fn main() {
             p.pingpong_p90_us,
         );
     }
+    write_figures(
+        lock_ns,
+        mutex_ns,
+        &counters,
+        &barrier_per_s,
+        &trips_us,
+        python.as_ref().ok(),
+    );
+}
+
+/// Increments in one counter run: every child's together.
+const TOTAL: u64 = PROCS as u64 * INCREMENTS;
+
+/// What keeps the counter's increments from being lost.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// Nothing: a load, then a store.
+    None,
+    /// One atomic `fetch_add` per increment, no lock.
+    FetchAdd,
+    /// A load and a store under the chapter's futex `Lock`.
+    Lock,
+    /// A load and a store under a `RobustLock` (a robust pthread mutex).
+    Robust,
+}
+
+impl Guard {
+    const ALL: [Guard; 4] = [Guard::Lock, Guard::None, Guard::FetchAdd, Guard::Robust];
+
+    /// Increments per process.
+    fn increments(self) -> u64 {
+        match self {
+            Guard::None => UNGUARDED_INCREMENTS,
+            _ => INCREMENTS,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Guard::None => "nothing (load, then store)",
+            Guard::FetchAdd => "fetch_add",
+            Guard::Lock => "Lock",
+            Guard::Robust => "RobustLock",
+        }
+    }
+}
+
+/// Benchmark 2's runs, every guard's.
+struct Counters {
+    /// (guard, time, increments lost as a percentage) of each run.
+    runs: Vec<(Guard, Duration, f64)>,
+    /// How many children were inside their loops at once, on average, in each `Lock` run.
+    overlaps: Vec<f64>,
+}
+
+impl Counters {
+    /// The seconds of `guard`'s runs, sorted.
+    fn seconds(&self, guard: Guard) -> Vec<f64> {
+        sorted(
+            self.runs
+                .iter()
+                .filter(|run| run.0 == guard)
+                .map(|run| run.1.as_secs_f64()),
+        )
+    }
+
+    /// The percentages of increments lost in `guard`'s runs, sorted.
+    fn lost(&self, guard: Guard) -> Vec<f64> {
+        sorted(
+            self.runs
+                .iter()
+                .filter(|run| run.0 == guard)
+                .map(|run| run.2),
+        )
+    }
+}
+
+/// COUNTER_RUNS runs of the counter with each guard, the guards taking turns.
+fn counters(epoch: Instant) -> Counters {
+    let mut counters = Counters {
+        runs: Vec::new(),
+        overlaps: Vec::new(),
+    };
+    for _ in 0..COUNTER_RUNS {
+        for guard in Guard::ALL {
+            let (elapsed, overlap, value) = counter_once(epoch, guard);
+            let total = PROCS as u64 * guard.increments();
+            if guard == Guard::None {
+                assert!(value <= total, "more increments than were made: {value}");
+            } else {
+                assert_eq!(
+                    value,
+                    total,
+                    "the counter under {} lost increments",
+                    guard.name()
+                );
+            }
+            if guard == Guard::Lock {
+                counters.overlaps.push(overlap);
+            }
+            let lost = (total - value) as f64 * 100.0 / total as f64;
+            counters.runs.push((guard, elapsed, lost));
+        }
+    }
+    counters
+}
+
+/// Writes `book/figures/ch05_sync.json`.
+fn write_figures(
+    lock_ns: f64,
+    mutex_ns: f64,
+    counters: &Counters,
+    barrier_per_s: &[f64],
+    trips_us: &[f64],
+    python: Option<&Python>,
+) {
+    let ns = |value: f64| time_text(value * 1e-9);
+    let us = |value: f64| time_text(value * 1e-6);
+    let ms = |value: f64| time_text(value * 1e-3);
+    let times = |value: f64| format!("{}×", number(value, 2));
+    let per_s = |value: f64| number(value, 2);
+    let pct = |value: f64| format!("{} %", number(value, 2));
+    let median = |values: &[f64]| quantile(values, 0.5);
+    let per_increment = |guard| median(&counters.seconds(guard)) * 1e9 / TOTAL as f64;
+
+    let mut figures = Figures::new("ch05_sync");
+    let counter_ms = median(&counters.seconds(Guard::Lock)) * 1e3;
+    let lost = counters.lost(Guard::None);
+    let (barrier, trip) = (median(barrier_per_s), median(trips_us));
+    figures
+        .add("lock_uncontended_ns", lock_ns, "ns", ns(lock_ns))
+        .add("mutex_uncontended_ns", mutex_ns, "ns", ns(mutex_ns))
+        .add(
+            "lock_vs_mutex",
+            lock_ns / mutex_ns,
+            "x",
+            times(lock_ns / mutex_ns),
+        )
+        .add("counter_lock_ms", counter_ms, "ms", ms(counter_ms))
+        .add(
+            "nolock_lost_max_pct",
+            lost[lost.len() - 1],
+            "%",
+            pct(lost[lost.len() - 1]),
+        );
+    for (key, guard) in [
+        ("increment_fetch_add_ns", Guard::FetchAdd),
+        ("increment_lock_ns", Guard::Lock),
+        ("increment_robust_ns", Guard::Robust),
+    ] {
+        let value = per_increment(guard);
+        figures.add(key, value, "ns", ns(value));
+    }
+    figures
+        .add("barrier_rounds_per_s", barrier, "1/s", per_s(barrier))
+        .add("pingpong_us", trip, "us", us(trip));
+    match python {
+        Some(p) => {
+            let py_counter_ms = p.counter_median_s * 1e3;
+            figures
+                .add(
+                    "cpython_lock_uncontended_ns",
+                    p.lock_best_ns,
+                    "ns",
+                    ns(p.lock_best_ns),
+                )
+                .add("cpython_counter_ms", py_counter_ms, "ms", ms(py_counter_ms))
+                .add(
+                    "counter_speedup_vs_cpython",
+                    py_counter_ms / counter_ms,
+                    "x",
+                    times(py_counter_ms / counter_ms),
+                )
+                .add(
+                    "cpython_barrier_rounds_per_s",
+                    p.barrier_median_per_s,
+                    "1/s",
+                    per_s(p.barrier_median_per_s),
+                )
+                .add(
+                    "cpython_pingpong_us",
+                    p.pingpong_median_us,
+                    "us",
+                    us(p.pingpong_median_us),
+                );
+        }
+        None => println!("figures written without CPython's (it was not measured)"),
+    }
+    figures.write();
 }
 
 /// Benchmark 1: nanoseconds per lock + unlock pair, `Lock` then std's `Mutex`, each the
@@ -241,31 +464,47 @@ fn uncontended() -> (f64, f64) {
     (best_lock, best_mutex)
 }
 
-/// Benchmark 2, one run: PROCS children x INCREMENTS locked increments. Returns the
-/// time, and how many children were inside their loops at once on average (1.0: one
-/// after the other, so the lock was never contended; time asleep on the lock counts).
-fn counter_once(epoch: Instant) -> (Duration, f64) {
+/// Benchmark 2, one run: PROCS children x `guard.increments()` increments guarded by
+/// `guard`.
+/// Returns the time, how many children were inside their loops at once on average
+/// (1.0: one after the other, so the lock was never contended; time asleep on the lock
+/// counts), and the counter's final value.
+fn counter_once(epoch: Instant, guard: Guard) -> (Duration, f64, u64) {
     let lock = Lock::new().expect("Lock::new failed");
+    let robust = RobustLock::new().expect("RobustLock::new failed");
     let counter = new_counter();
     // CLOCK_MONOTONIC is system-wide, so the children's offsets from the copied
     // `epoch` compare across processes.
     let now = || epoch.elapsed().as_nanos() as u64;
+    // A separate load and store: without a lock, increments are lost.
+    let load_store = || {
+        let value = counter.value.load(Ordering::Relaxed);
+        counter.value.store(value + 1, Ordering::Relaxed);
+    };
     let elapsed = gated("counter", |index| {
         counter.spans[index][0].store(now(), Ordering::Relaxed);
-        for _ in 0..INCREMENTS {
-            let _guard = lock
-                .lock_timeout(WAIT_DEADLINE)
-                .expect("Lock::lock_timeout failed")
-                .expect("the Lock was not acquired within the deadline");
-            // A separate load and store: without the lock, increments would be lost.
-            let value = counter.value.load(Ordering::Relaxed);
-            counter.value.store(value + 1, Ordering::Relaxed);
+        for _ in 0..guard.increments() {
+            match guard {
+                Guard::None => load_store(),
+                Guard::FetchAdd => {
+                    counter.value.fetch_add(1, Ordering::Relaxed);
+                }
+                Guard::Lock => {
+                    let _guard = lock
+                        .lock_timeout(WAIT_DEADLINE)
+                        .expect("Lock::lock_timeout failed")
+                        .expect("the Lock was not acquired within the deadline");
+                    load_store();
+                }
+                Guard::Robust => match robust.lock(Some(WAIT_DEADLINE)) {
+                    Ok(_guard) => load_store(),
+                    Err(error) => panic!("RobustLock::lock failed: {error:?}"),
+                },
+            }
         }
         counter.spans[index][1].store(now(), Ordering::Relaxed);
     });
-    let expected = PROCS as u64 * INCREMENTS;
     let value = counter.value.load(Ordering::Relaxed);
-    assert_eq!(value, expected, "the locked counter lost increments");
     let spans: Vec<(u64, u64)> = counter
         .spans
         .iter()
@@ -274,7 +513,7 @@ fn counter_once(epoch: Instant) -> (Duration, f64) {
     let busy: u64 = spans.iter().map(|(start, end)| end - start).sum();
     let first = spans.iter().map(|span| span.0).min().unwrap_or(0);
     let last = spans.iter().map(|span| span.1).max().unwrap_or(0);
-    (elapsed, busy as f64 / (last - first).max(1) as f64)
+    (elapsed, busy as f64 / (last - first).max(1) as f64, value)
 }
 
 /// Benchmark 3, one run: PROCS children x BARRIER_ROUNDS rounds; rounds per second.
@@ -412,6 +651,8 @@ fn run_python() -> Result<Python, String> {
         ("--barrier-runs", BARRIER_RUNS.to_string()),
         ("--pingpong", PINGPONG_TRIPS.to_string()),
         ("--pingpong-warmup", PINGPONG_WARMUP.to_string()),
+        ("--lock-pairs", PY_LOCK_PAIRS.to_string()),
+        ("--lock-runs", PY_LOCK_RUNS.to_string()),
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value])
@@ -424,6 +665,7 @@ fn run_python() -> Result<Python, String> {
     Ok(Python {
         implementation: json_string(line, "implementation")
             .unwrap_or_else(|| "CPython multiprocessing (fork)".to_owned()),
+        lock_best_ns: number("lock_best_ns"),
         counter_median_s: number("counter_median_s"),
         counter_min_s: number("counter_min_s"),
         counter_max_s: number("counter_max_s"),

@@ -18,7 +18,7 @@ import platform
 import sys
 import time
 
-from bench_common import quantile
+from common.bench_common import quantile
 
 JOIN_DEADLINE_S = 5.0
 

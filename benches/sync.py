@@ -6,6 +6,7 @@ figures next to the Rust ones. It can also run alone:
     python3 benches/sync.py [--procs 4] [--increments 100000] [--counter-runs 5]
                             [--barrier-rounds 2000] [--barrier-runs 3]
                             [--pingpong 10000] [--pingpong-warmup 1000]
+                            [--lock-pairs 1000000] [--lock-runs 3]
 
 What it measures, the same way as the Rust side:
 
@@ -22,6 +23,8 @@ What it measures, the same way as the Rust side:
    one child waits for `ping`, clears it and sets `pong`. Each round trip is timed with
    `time.perf_counter`; `--pingpong-warmup` unmeasured ones first. Median, p10 and p90
    in microseconds.
+4. Uncontended lock: `with lock: pass`, `--lock-pairs` times in this process, timed
+   as a whole; the best of `--lock-runs` runs, in nanoseconds per acquire and release.
 
 Every wait has a deadline (5 s for a barrier or an event, 10 s for the start gate, 30 s
 for the joins): a child still running after it is killed and the script fails, and so
@@ -36,7 +39,7 @@ import platform
 import sys
 import time
 
-from bench_common import quantile
+from common.bench_common import quantile
 
 WAIT_DEADLINE_S = 5.0
 GATE_DEADLINE_S = 10.0
@@ -152,6 +155,16 @@ def pingpong(ctx, warmup, trips):
     return sorted(samples_us)
 
 
+def lock_pairs_ns(ctx, pairs):
+    """Nanoseconds per uncontended `with lock: pass`, over `pairs` of them."""
+    lock = ctx.Lock()
+    t0 = time.perf_counter()
+    for _ in range(pairs):
+        with lock:
+            pass
+    return (time.perf_counter() - t0) * 1e9 / pairs
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", type=int, default=4)
@@ -161,9 +174,11 @@ def main():
     parser.add_argument("--barrier-runs", type=int, default=3)
     parser.add_argument("--pingpong", type=int, default=10_000)
     parser.add_argument("--pingpong-warmup", type=int, default=1_000)
+    parser.add_argument("--lock-pairs", type=int, default=1_000_000)
+    parser.add_argument("--lock-runs", type=int, default=3)
     args = parser.parse_args()
     if min(args.procs, args.increments, args.counter_runs, args.barrier_rounds,
-           args.barrier_runs, args.pingpong) < 1 or args.pingpong_warmup < 0:
+           args.barrier_runs, args.pingpong, args.lock_pairs, args.lock_runs) < 1 or args.pingpong_warmup < 0:
         parser.error("every count must be at least 1 (--pingpong-warmup at least 0)")
 
     ctx = multiprocessing.get_context("fork")
@@ -172,12 +187,15 @@ def main():
     barrier_rps = sorted(barrier_once(ctx, args.procs, args.barrier_rounds)
                          for _ in range(args.barrier_runs))
     trips_us = pingpong(ctx, args.pingpong_warmup, args.pingpong)
+    lock_ns = min(lock_pairs_ns(ctx, args.lock_pairs) for _ in range(args.lock_runs))
 
     print(
         json.dumps(
             {
                 "implementation": f"CPython {platform.python_version()} multiprocessing (fork)",
                 "procs": args.procs,
+                "lock_pairs": args.lock_pairs,
+                "lock_best_ns": lock_ns,
                 "increments": args.increments,
                 "counter_median_s": quantile(counter_s, 0.5),
                 "counter_min_s": counter_s[0],

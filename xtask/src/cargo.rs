@@ -67,7 +67,15 @@ pub fn program() -> OsString {
 /// Runs `cargo <args> --message-format=json` in `root`. Cargo's progress goes to our
 /// stderr, so a long build is visibly alive.
 pub fn build(root: &Path, args: &[String]) -> Result<Build, String> {
+    build_into(root, args, None)
+}
+
+/// [`build`], into the target directory `target` when one is given.
+pub fn build_into(root: &Path, args: &[String], target: Option<&Path>) -> Result<Build, String> {
     let mut command = Command::new(program());
+    if let Some(target) = target {
+        command.env("CARGO_TARGET_DIR", target);
+    }
     command
         .args(args)
         .arg("--message-format=json")
@@ -149,6 +157,11 @@ pub fn test_build(
             success: true,
         });
     }
+    build(root, &test_build_args(chapters, others, solutions))
+}
+
+/// The arguments of [`test_build`]'s cargo.
+pub fn test_build_args(chapters: &[&Chapter], others: &[String], solutions: bool) -> Vec<String> {
     // What `cargo test --no-run` builds, to the same files; `cargo test` has no
     // --keep-going, and without it one chapter's compile error hides every other
     // chapter's executable.
@@ -159,7 +172,7 @@ pub fn test_build(
     for name in chapters.iter().map(|c| &c.name).chain(others) {
         args.extend(["--test".to_owned(), name.clone()]);
     }
-    build(root, &args)
+    args
 }
 
 /// Prints a failed build's first errors.

@@ -87,6 +87,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     problems.extend(layout(root, &chapters));
     problems.extend(warnings(root, &chapters, &builds.crates));
     problems.extend(book_includes(root));
+    problems.extend(crate::book::check(root));
     let prefixes: Vec<String> = if limited {
         chapters.iter().map(|c| format!("{}__", c.name)).collect()
     } else {

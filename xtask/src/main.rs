@@ -8,13 +8,23 @@
 //! - `book`: builds the book with mdBook's library, after checking its includes.
 //! - `start`: what a student runs first: builds the book, says where to begin, and shows
 //!   which exercises pass so far.
+//! - `watch`, `hint`: the student's loop (re-run on save; the book's hints one by one).
+//! - `grade`: an instructor's grader for students' checkouts.
+//! - `mutants`: how many wrong solutions the tests catch (cargo-mutants).
 
 mod book;
 mod cargo;
 mod chapters;
 mod check;
+mod confine;
+mod exercises;
+mod figures;
+mod grade;
+mod hint;
 mod includes;
 mod judge;
+mod mutants;
+mod progress;
 mod reset;
 mod skeletons;
 mod snapshots;
@@ -22,6 +32,7 @@ mod solved;
 mod start;
 mod table;
 mod tests_run;
+mod watch;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,6 +55,10 @@ Commands:
               suite passes as a student runs it (plain `cargo test`), and with
               only exercises 1..=N of a chapter filled in, the tests of 1..=N pass
             - every {{#include}} in book/src resolves to non-empty text
+            - every {{#figure}} names a figure of book/figures/, measured with the
+              bench sources as they are now; no page types a figure by hand
+            - every chapter's pages follow the book's layout (exercise sections
+              with time estimates and hints, a solutions.md page last)
             - every snapshot in tests/snapshots is used, and no .snap.new or
               .pending-snap file lies around
   book    Check the book's includes, then build the book into book/book/.
@@ -57,10 +72,33 @@ Commands:
           Give one exercise its skeleton back (e.g. `reset ch05 ex3`); your
           version is saved under target/xtask/reset/ first.
   start   Start here: build the book, show where to begin, and run the tests
-          against your chapters to show which exercises pass so far.
+          against your chapters to show which exercises pass so far (with each
+          exercise's time estimate from the book), and the first failure of the
+          chapter you work on: the one whose file you saved last, else the first
+          one begun, else the first one left.
+  watch [CHAPTER]
+          Re-run the tests of the first unfinished exercise each time you save a
+          file under chapters/; moves on when it passes. Type h + Enter for a
+          hint, l for the list of exercises, q to quit. Without a chapter: it
+          starts in the chapter of the file you saved last (else the first).
+  hint CHAPTER EXERCISE [LEVEL]
+          Print the book's next hint for an exercise (e.g. `hint ch05 3`), or
+          hint LEVEL. Hints already shown are remembered in target/xtask/.
+  grade CHECKOUT... [--format markdown|csv|json] [--test-timeout SECS]
+                    [--max-processes N]
+          Grade students' checkouts: only their chapters/*/src is copied into a
+          pristine copy of this repository (target/xtask/grade/), every
+          chapter's tests run, and one row per student gives each exercise's
+          tests passed / tests and a total (json adds every failure). Each test
+          executable runs with its processes capped (default 256) and each test
+          under a limit (default 60 s); nothing is left running.
+  mutants [CHAPTER]...
+          Run cargo-mutants on chapters' solution crates with the chapter's
+          tests, and print caught / missed / timeout / unviable, the share of
+          viable mutants caught, and the missed ones. Output in target/mutants/.
 
 Options:
-  --chapter NAME   check/start/skeletons: only this chapter (e.g. ch02_first_taste
+  --chapter NAME   check/start/skeletons/grade: only this chapter (e.g. ch02_first_taste
                    or ch02); may be given more than once
   --timeout SECS   check/start: wall-clock limit of one run of a test executable
                    (default 600); a test still running then is killed and reported,
@@ -75,6 +113,10 @@ enum Command {
     Start(Options),
     Skeletons(Options),
     Reset(String, String),
+    Hint(hint::Args),
+    Grade(grade::Args),
+    Watch(Vec<String>),
+    Mutants(Vec<String>),
     Help,
 }
 
@@ -90,11 +132,25 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let Some((name, rest)) = args.split_first() else {
         return Ok(Command::Help);
     };
-    if name == "reset" {
-        return match rest {
-            [chapter, exercise] => Ok(Command::Reset(chapter.clone(), exercise.clone())),
-            _ => Err("usage: cargo xtask reset CHAPTER EXERCISE (e.g. reset ch05 ex3)".into()),
-        };
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(Command::Help);
+    }
+    // The student's and instructor's commands take their own arguments.
+    match name.as_str() {
+        "reset" => {
+            return match rest {
+                [chapter, exercise] => Ok(Command::Reset(chapter.clone(), exercise.clone())),
+                _ => Err("usage: cargo xtask reset CHAPTER EXERCISE (e.g. reset ch05 ex3)".into()),
+            }
+        }
+        "hint" => return Ok(Command::Hint(hint::Args::parse(rest)?)),
+        "grade" => return Ok(Command::Grade(grade::Args::parse(rest)?)),
+        "watch" => return Ok(Command::Watch(rest.to_vec())),
+        "mutants" => match rest.iter().find(|a| a.starts_with('-')) {
+            Some(option) => return Err(format!("mutants takes chapters, not `{option}`")),
+            None => return Ok(Command::Mutants(rest.to_vec())),
+        },
+        _ => {}
     }
     let mut options = Options {
         chapters: Vec::new(),
@@ -153,6 +209,10 @@ fn main() -> ExitCode {
             .and_then(|all| chapters::select(all, &options.chapters))
             .and_then(|chapters| skeletons::run(&root, &chapters)),
         Command::Reset(chapter, exercise) => reset::run(&root, &chapter, &exercise),
+        Command::Hint(args) => hint::run(&root, &args),
+        Command::Grade(args) => grade::run(&root, &args),
+        Command::Watch(chapters) => watch::run(&root, &chapters),
+        Command::Mutants(chapters) => mutants::run(&root, &chapters),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

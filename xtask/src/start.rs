@@ -2,12 +2,15 @@
 
 use std::fs;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::book;
 use crate::cargo::{print_errors, target_dir, test_build};
 use crate::chapters::{self, relative, Chapter};
+use crate::exercises;
+use crate::progress::{self, ExerciseStatus};
 use crate::table::Table;
-use crate::tests_run::{self, by_exercise, reason, ChapterRun, Outcome};
+use crate::tests_run::{self, ChapterRun, RunOptions};
 use crate::Options;
 
 /// `cargo xtask start`. Failing tests are where a student starts, so they do not make
@@ -18,7 +21,7 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         return Err("no chapters/chNN_slug directories found".to_owned());
     };
 
-    println!("== building the book");
+    println!("== building the book (book/book/)");
     let book = book::build(root);
     match &book {
         Ok(index) => println!("the book: {}", index.display()),
@@ -50,8 +53,17 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         );
     } else {
         println!("Its exercises are in:");
+        let book = exercises::read(root, &first.name).unwrap_or_default();
         for (exercise, file) in &files {
-            println!("  {exercise}: {}", at_todo(&file.path, file.first_todo));
+            let number: u32 = exercise[2..].parse().unwrap_or(0);
+            let minutes = match book.get(&number).and_then(|e| e.minutes) {
+                Some(minutes) => format!(" (about {minutes} minutes)"),
+                None => String::new(),
+            };
+            println!(
+                "  {exercise}: {}{minutes}",
+                at_todo(&file.path, file.first_todo)
+            );
         }
     }
     println!(
@@ -63,6 +75,11 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     println!("== your progress");
     let chapters = chapters::select(all, &options.chapters)?;
     let with_tests: Vec<&Chapter> = chapters.iter().filter(|c| c.tests.exists()).collect();
+    println!(
+        "Building the tests of {} chapter(s), then running them (the first time, the \
+         build takes a minute or two; cargo shows its progress below).",
+        with_tests.len()
+    );
     let build = test_build(root, &with_tests, &[], false)?;
     if !build.success {
         println!("Some of the workbook does not compile yet. Fix the first error:");
@@ -72,67 +89,69 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
     fs::create_dir_all(&log_dir).map_err(|e| format!("creating {}: {e}", log_dir.display()))?;
     let width = chapters.iter().map(|c| c.name.len()).max().unwrap_or(0);
     println!();
-    let table = Table::start(&["chapter", "exercise", "passing", "next"], &[width, 8, 12]);
-    let mut done = 0;
-    let mut total = 0;
-    let mut first_failure: Option<(String, String)> = None;
+    let table = Table::start(
+        &["chapter", "exercise", "time", "passing", "next"],
+        &[width, 8, 6, 25],
+    );
+    let mut progress: Vec<(String, Vec<ExerciseStatus>)> = Vec::new();
     for chapter in &with_tests {
-        let run = tests_run::run_chapter(
+        let run = tests_run::run_chapter_with(
             &build,
             &chapter.name,
             "student",
             &log_dir,
-            tests_run::failing_env(),
-            options.timeout,
+            RunOptions {
+                env: tests_run::failing_env(),
+                timeout: options.timeout,
+                per_test: Some(PER_TEST),
+                exercise: None,
+                confine: None,
+                rounds: tests_run::ROUNDS,
+            },
         );
         let run = match run {
             ChapterRun::Ran(run) => run,
             ChapterRun::NotBuilt => {
                 let why = "does not compile: see the first error above";
-                table.row(&[chapter.name.clone(), "-".into(), "-".into(), why.into()]);
+                table.row(&[
+                    chapter.name.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    why.into(),
+                ]);
                 continue;
             }
             ChapterRun::Broken(e) => {
                 let why = format!("the tests could not run: {e}");
-                table.row(&[chapter.name.clone(), "-".into(), "-".into(), why]);
+                table.row(&[
+                    chapter.name.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    why,
+                ]);
                 continue;
             }
         };
         let files = chapters::exercise_files(root, &chapter.skeleton);
-        let names = run.tests.iter().map(|(name, _)| name.as_str());
-        for (exercise, tests) in by_exercise(names) {
-            let Some(exercise) = exercise else {
-                continue;
-            };
-            let outcomes: Vec<&(String, Outcome)> = run
-                .tests
-                .iter()
-                .filter(|(name, _)| tests.contains(name))
-                .collect();
-            let passing = outcomes
-                .iter()
-                .filter(|(_, o)| *o == Outcome::Passed)
-                .count();
-            total += 1;
-            let next = if passing == outcomes.len() {
-                done += 1;
+        let book = exercises::read(root, &chapter.name).unwrap_or_default();
+        let statuses = progress::statuses(&run);
+        for status in &statuses {
+            let next = if status.done() {
                 "done".to_owned()
             } else {
-                if first_failure.is_none() {
-                    first_failure = outcomes.iter().find_map(|(name, outcome)| match outcome {
-                        Outcome::Failed(output) => Some((name.clone(), reason(output))),
-                        _ => None,
-                    });
-                }
-                match files.get(&exercise) {
+                match files.get(&status.exercise) {
                     Some(file) => format!("next: {}", at_todo(&file.path, file.first_todo)),
                     None => format!("next: see {}", relative(root, &chapter.tests)),
                 }
             };
+            let number: u32 = status.exercise[2..].parse().unwrap_or(0);
             table.row(&[
                 chapter.name.clone(),
-                exercise,
-                format!("{passing}/{} passing", outcomes.len()),
+                status.exercise.clone(),
+                exercises::minutes_cell(book.get(&number)),
+                status.cell(),
                 next,
             ]);
         }
@@ -142,14 +161,50 @@ pub fn run(root: &Path, options: &Options) -> Result<(), String> {
         if let Some(trouble) = run.trouble() {
             println!("    {trouble}; output: {}", relative(root, &run.log));
         }
+        progress.push((chapter.name.clone(), statuses));
     }
+    let statuses = progress.iter().flat_map(|(_, s)| s);
+    let total = statuses.clone().count();
+    let done = statuses.clone().filter(|s| s.done()).count();
+    let timeouts: usize = statuses.map(|s| s.timed_out.len()).sum();
     println!();
     println!("{done} of {total} exercises done.");
-    if let Some((test, why)) = first_failure {
-        println!("First failing test: {test}\n  {why}");
+    if timeouts > 0 {
+        println!(
+            "{timeouts} test(s) ran out of time: a deadlock or a wait that never ends \
+             (the failure says which exercise)."
+        );
+    }
+    let working = progress::working_chapter(&with_tests, &progress);
+    let next = working.and_then(|(chapter, why)| {
+        let (_, statuses) = progress.iter().find(|(name, _)| *name == chapter.name)?;
+        let status = statuses.iter().find(|s| !s.done())?;
+        Some((chapter, why, status.first_failure(3)?))
+    });
+    if let Some((chapter, why, failure)) = next {
+        println!(
+            "You are on {}: {why}. `cargo xtask watch {}` follows it.",
+            chapter.name, chapter.name
+        );
+        let kind = if failure.timed_out {
+            "Timed out"
+        } else {
+            "First failing test"
+        };
+        println!("{kind}: {}", failure.test);
+        for line in &failure.lines {
+            println!("  {line}");
+        }
+        if let Some(location) = failure.location_if_not_shown() {
+            println!("  at {location}");
+        }
     }
     book.map(|_| ())
 }
+
+/// The longest one test may run here: far above the kit's 5 s deadline per exercise,
+/// so only a test that hangs outside it (in the test's own thread) meets it.
+const PER_TEST: Duration = Duration::from_secs(60);
 
 fn at_todo(path: &str, line: Option<usize>) -> String {
     match line {

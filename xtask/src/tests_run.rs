@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
+use crate::confine::Confinement;
+
 /// How one test ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -77,27 +79,44 @@ pub struct RunSpec<'a> {
     pub env: Vec<(String, String)>,
     /// Where to write its output.
     pub log: PathBuf,
-    /// The wall-clock limit.
+    /// The wall-clock limit of one run of the executable.
     pub timeout: Duration,
+    /// The wall-clock limit of one test: a test still running after it is killed with
+    /// the executable, like one at `timeout`. `None`: only `timeout` applies.
+    pub per_test: Option<Duration>,
+    /// Run only the tests of this exercise (`ex3`); `None`: every test.
+    pub exercise: Option<String>,
+    /// Confines the executable and what it starts (`cargo xtask grade`): it is applied
+    /// to the command, and whatever is left inside is killed after each run.
+    pub confine: Option<&'a Confinement>,
+    /// How many times the executable may be run again after a test hangs.
+    pub rounds: usize,
 }
 
-/// After a test hangs, the tests it kept from running get this many more rounds.
-const ROUNDS: usize = 3;
+/// After a test hangs, the tests it kept from running get this many more rounds
+/// (unless the caller says otherwise).
+pub const ROUNDS: usize = 3;
 
 /// Lists the tests of `spec.exe`, then runs them one at a time. When the time limit
 /// kills the executable, the tests it had not finished run again in another round,
 /// without the one that hung.
 pub fn run(spec: &RunSpec<'_>) -> Result<TestRun, String> {
-    let listed = list(spec)?;
+    let mut listed = list(spec)?;
+    if let Some(exercise) = &spec.exercise {
+        listed.retain(|name| exercise_of(name).as_ref() == Some(exercise));
+        if listed.is_empty() {
+            return Err(format!("no test of {exercise} in {}", spec.exe.display()));
+        }
+    }
     if let Some(dir) = spec.log.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
     File::create(&spec.log).map_err(|e| format!("creating {}: {e}", spec.log.display()))?;
     let mut results: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut timed_out = Vec::new();
-    let mut filter: Option<Vec<String>> = None;
+    let mut filter: Option<Vec<String>> = spec.exercise.as_ref().map(|_| listed.clone());
     let mut last = (None, false);
-    for _ in 0..=ROUNDS {
+    for _ in 0..=spec.rounds {
         let (status, killed, output) = run_once(spec, filter.as_deref())?;
         last = (status, killed);
         let parsed = parse(&output);
@@ -157,7 +176,7 @@ fn run_once(
         .metadata()
         .map_err(|e| format!("{}: {e}", spec.log.display()))?
         .len();
-    if let Some(only) = only {
+    if let (Some(only), true) = (only, start > 0) {
         let _ = writeln!(
             log,
             "\n== xtask: killed at the time limit; running the {} unfinished test(s) again\n",
@@ -172,33 +191,76 @@ fn run_once(
     if let Some(only) = only {
         command.arg("--exact").args(only);
     }
+    if let Some(confine) = spec.confine {
+        confine.apply(&mut command);
+    }
     let mut child = command
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
         .spawn()
         .map_err(|e| format!("running {}: {e}", spec.exe.display()))?;
     let deadline = Instant::now() + spec.timeout;
-    let (status, killed) = loop {
+    let mut watch = TestWatch::default();
+    let mut polls = 0u32;
+    let ended = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break (Some(status), false),
-            Ok(None) if Instant::now() >= deadline => {
-                // The kit puts exercise processes in groups of their own with deadlines
-                // and death signals; killing the executable itself is enough here.
-                let _ = child.kill();
-                let _ = child.wait();
-                break (None, true);
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("waiting for {}: {e}", spec.exe.display())),
+            Ok(Some(status)) => break Ok((Some(status), false)),
+            Ok(None) => {}
+            Err(e) => break Err(format!("waiting for {}: {e}", spec.exe.display())),
         }
+        // The log is read every 200 ms: a hung test costs at most that much more.
+        polls += 1;
+        let test_overran = spec.per_test.is_some_and(|limit| {
+            polls.is_multiple_of(4)
+                && watch.running_longer_than(&read_from(&spec.log, start), limit)
+        });
+        if Instant::now() >= deadline || test_overran {
+            // The kit puts exercise processes in groups of their own with deadlines
+            // and death signals; killing the executable itself is enough here (a
+            // confinement kills the rest below).
+            let _ = child.kill();
+            let _ = child.wait();
+            break Ok((None, true));
+        }
+        thread::sleep(Duration::from_millis(50));
     };
-    let output = fs::read(&spec.log).map_err(|e| format!("reading {}: {e}", spec.log.display()))?;
+    if let Some(confine) = spec.confine {
+        confine.kill_all();
+    }
+    let (status, killed) = ended?;
+    Ok((status, killed, read_from(&spec.log, start)))
+}
+
+/// The log from byte `start` on (what one run wrote), or nothing if it cannot be read.
+fn read_from(log: &Path, start: u64) -> String {
+    let output = fs::read(log).unwrap_or_default();
     let from = usize::try_from(start).unwrap_or(0).min(output.len());
-    Ok((
-        status,
-        killed,
-        String::from_utf8_lossy(&output[from..]).into_owned(),
-    ))
+    String::from_utf8_lossy(&output[from..]).into_owned()
+}
+
+/// Which test is running, and since when, from the output so far.
+#[derive(Default)]
+struct TestWatch {
+    running: Option<(String, Instant)>,
+}
+
+impl TestWatch {
+    /// Whether the test that `output` shows running has been running longer than `limit`.
+    fn running_longer_than(&mut self, output: &str, limit: Duration) -> bool {
+        match parse(output).unfinished {
+            None => {
+                self.running = None;
+                false
+            }
+            Some(name) => match &self.running {
+                Some((same, since)) if *same == name => since.elapsed() > limit,
+                _ => {
+                    self.running = Some((name, Instant::now()));
+                    false
+                }
+            },
+        }
+    }
 }
 
 fn command(spec: &RunSpec<'_>) -> Command {
@@ -384,6 +446,41 @@ pub fn run_chapter(
     env: Vec<(String, String)>,
     timeout: Duration,
 ) -> ChapterRun {
+    let options = RunOptions {
+        env,
+        timeout,
+        per_test: None,
+        exercise: None,
+        confine: None,
+        rounds: ROUNDS,
+    };
+    run_chapter_with(build, chapter, label, log_dir, options)
+}
+
+/// How [`run_chapter_with`] runs a chapter's tests (see [`RunSpec`]).
+pub struct RunOptions<'a> {
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// The wall-clock limit of one run of the executable.
+    pub timeout: Duration,
+    /// The wall-clock limit of one test.
+    pub per_test: Option<Duration>,
+    /// Only the tests of this exercise (`ex3`).
+    pub exercise: Option<String>,
+    /// The confinement of the executable and its processes.
+    pub confine: Option<&'a Confinement>,
+    /// Runs again after a hung test ([`ROUNDS`] unless every test must get its turn).
+    pub rounds: usize,
+}
+
+/// [`run_chapter`] with every option.
+pub fn run_chapter_with(
+    build: &crate::cargo::Build,
+    chapter: &str,
+    label: &str,
+    log_dir: &Path,
+    options: RunOptions<'_>,
+) -> ChapterRun {
     let Some(exe) = build.tests.get(chapter) else {
         return ChapterRun::NotBuilt;
     };
@@ -391,14 +488,62 @@ pub fn run_chapter(
     let spec = RunSpec {
         exe: &exe.path,
         package_dir,
-        env,
+        env: options.env,
         log: log_dir.join(format!("{chapter}.{label}.log")),
-        timeout,
+        timeout: options.timeout,
+        per_test: options.per_test,
+        exercise: options.exercise,
+        confine: options.confine,
+        rounds: options.rounds,
     };
     match run(&spec) {
         Ok(run) => ChapterRun::Ran(run),
         Err(message) => ChapterRun::Broken(message),
     }
+}
+
+/// The tests of the chapter's executable that `build` produced, from `--list`.
+pub fn list_chapter(build: &crate::cargo::Build, chapter: &str) -> Result<Vec<String>, String> {
+    let exe = build
+        .tests
+        .get(chapter)
+        .ok_or_else(|| format!("the tests of {chapter} were not built"))?;
+    list(&RunSpec {
+        exe: &exe.path,
+        package_dir: exe.manifest.parent().unwrap_or(Path::new(".")),
+        env: Vec::new(),
+        log: PathBuf::new(),
+        timeout: Duration::ZERO,
+        per_test: None,
+        exercise: None,
+        confine: None,
+        rounds: 0,
+    })
+}
+
+/// What the kit says when an exercise missed its deadline (`mpkit::testkit`:
+/// `isolated`, `reap`); a unit test below keeps these in step with the kit's source.
+const KIT_TIMEOUT_PHRASES: [&str; 3] = [
+    "no result within",
+    "an earlier call of this test timed out",
+    "still running after",
+];
+
+/// Whether `test` of `run` ended by a deadline: the kit's (a failure that says so) or
+/// the runner's (killed while it ran).
+pub fn timed_out(run: &TestRun, test: &str, outcome: &Outcome) -> bool {
+    run.timed_out.iter().any(|t| t == test)
+        || matches!(outcome, Outcome::Failed(text)
+            if KIT_TIMEOUT_PHRASES.iter().any(|phrase| text.contains(phrase)))
+}
+
+/// The first place in the student's crates (`chapters/.../*.rs:LINE`) that a failure's
+/// output names, e.g. where a `todo!()` or an assertion in their code panicked.
+pub fn student_location(output: &str) -> Option<String> {
+    let place =
+        Regex::new(r"(chapters/ch\d\d_[a-z0-9_]+/src/[\w/.-]+\.rs):(\d+)").expect("valid regex");
+    let caps = place.captures(output)?;
+    Some(format!("{}:{}", &caps[1], &caps[2]))
 }
 
 /// Test names grouped by exercise (`ex1`, `ex2`, ... `ex10`, in number order), and the
@@ -471,6 +616,60 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored
     fn names_the_test_still_running() {
         let parsed = parse("running 2 tests\ntest ex1_a ... ok\ntest ex1_hangs ... ");
         assert_eq!(parsed.unfinished.as_deref(), Some("ex1_hangs"));
+    }
+
+    #[test]
+    fn knows_the_kits_timeout_messages() {
+        // The kit's own wording: if it changes, timeouts would pass for plain failures.
+        let kit = crate::chapters::workspace_root().join("kit/src/testkit");
+        let mut source = String::new();
+        for file in ["isolate.rs", "mod.rs"] {
+            source += &fs::read_to_string(kit.join(file)).unwrap();
+        }
+        for phrase in KIT_TIMEOUT_PHRASES {
+            assert!(source.contains(phrase), "the kit no longer says `{phrase}`");
+        }
+        let run = TestRun {
+            tests: Vec::new(),
+            timed_out: vec!["ex2_killed".into()],
+            killed: false,
+            status: None,
+            log: PathBuf::new(),
+        };
+        let failed = |text: &str| Outcome::Failed(text.to_owned());
+        assert!(timed_out(&run, "ex2_killed", &Outcome::NoResult));
+        assert!(timed_out(
+            &run,
+            "ex1_a",
+            &failed("ex1_a: no result within 5s. A deadlock")
+        ));
+        assert!(!timed_out(&run, "ex1_a", &failed("not yet implemented")));
+    }
+
+    #[test]
+    fn finds_the_students_line() {
+        let output = "ex1: not yet implemented: x\n  at chapters/ch05_sync/src/lock.rs:56:9\n";
+        assert_eq!(
+            student_location(output).as_deref(),
+            Some("chapters/ch05_sync/src/lock.rs:56")
+        );
+        assert_eq!(student_location("panicked at tests/ch05_sync.rs:3:1"), None);
+    }
+
+    #[test]
+    fn a_test_running_too_long_is_seen() {
+        let mut watch = TestWatch::default();
+        let limit = Duration::from_millis(30);
+        let running = "running 2 tests\ntest ex1_a ... ok\ntest ex1_b ... ";
+        assert!(!watch.running_longer_than(running, limit));
+        thread::sleep(Duration::from_millis(40));
+        assert!(watch.running_longer_than(running, limit));
+        let next = format!("{running}ok\ntest ex1_c ... ");
+        assert!(
+            !watch.running_longer_than(&next, limit),
+            "a new test, a new clock"
+        );
+        assert!(!watch.running_longer_than(&format!("{next}ok\n"), limit));
     }
 
     #[test]

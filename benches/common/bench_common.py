@@ -1,4 +1,4 @@
-"""What the Python halves of the benchmarks share (imported from the script's folder)."""
+"""What the Python halves of the benchmarks share."""
 
 import math
 
