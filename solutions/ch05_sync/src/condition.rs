@@ -287,7 +287,6 @@ impl Condition {
         Ok(last == NOTIFIED || slept?)
         // END SOLUTION
     }
-    // ANCHOR_END: wait
     // BEGIN SOLUTION
 
     /// Claims a free slot for the caller, who holds the lock, at the back of the
@@ -310,6 +309,7 @@ impl Condition {
         Ok(slot)
     }
     // END SOLUTION
+    // ANCHOR_END: wait
 
     // ANCHOR: notify
     /// Wakes the `n` waiters that have waited longest (all of them if fewer wait):
