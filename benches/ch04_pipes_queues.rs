@@ -584,8 +584,7 @@ fn main() {
         ),
         Err(why) => println!("\nCPython comparison skipped: {why}"),
     }
-    let path = figures.write();
-    println!("figures written to {path}");
+    figures.write();
 }
 
 fn per_s(value: f64) -> String {
@@ -642,7 +641,7 @@ impl Figures {
         self.add(key, value, unit.trim(), text);
     }
 
-    fn write(&self) -> String {
-        self.0.write().display().to_string()
+    fn write(&self) {
+        self.0.write();
     }
 }
