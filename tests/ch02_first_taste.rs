@@ -309,6 +309,18 @@ fn ex1_join_waits_for_the_child() {
     assert_eq!(status, ExitStatus::Exited(0));
 }
 
+/// A timeout of `Duration::MAX` (whose deadline `Instant` cannot represent) waits for
+/// the child as long as it takes, and never panics.
+#[test]
+fn ex1_join_timeout_of_duration_max_waits_for_the_child() {
+    let status = isolated(|| {
+        let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(50)));
+        p.start().expect("start");
+        p.join_timeout(Duration::MAX).expect("join_timeout")
+    });
+    assert_eq!(status, Some(ExitStatus::Exited(0)));
+}
+
 #[rstest]
 #[case::returns(0, ExitStatus::Exited(0))]
 #[case::panics(1, ExitStatus::Exited(101))]
@@ -988,6 +1000,23 @@ fn ex5_recv_timeout_waits_then_receives() {
     });
     assert_eq!(early, debug(Err::<String, _>(ChannelError::Timeout)));
     assert_eq!(late, debug(Ok::<_, ChannelError>("done".to_owned())));
+}
+
+/// A timeout of `Duration::MAX` waits for the message as long as it takes.
+#[test]
+fn ex5_recv_timeout_of_duration_max_waits_for_the_message() {
+    let received = isolated(|| {
+        let (tx, mut rx) = channel::<String>().expect("channel");
+        let mut p = Process::new(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            tx.send(&"late".to_owned()).expect("send");
+        });
+        p.start().expect("start");
+        let received = debug(rx.recv_timeout(Duration::MAX));
+        p.join().expect("join");
+        received
+    });
+    assert_eq!(received, debug(Ok::<_, ChannelError>("late".to_owned())));
 }
 
 /// The classic bug: the parent keeps its own sender, so the end of the stream never

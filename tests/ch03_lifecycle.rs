@@ -373,6 +373,18 @@ fn ex2_a_copy_in_another_process_cannot_ask(#[case] ask: fn(&mut Process) -> Str
     assert!(still_running);
 }
 
+/// A timeout of `Duration::MAX` (whose deadline `Instant` cannot represent) waits for
+/// the process as long as it takes, and never panics.
+#[test]
+fn ex2_join_timeout_of_duration_max_waits_for_the_process() {
+    let code = isolated(|| {
+        let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(50)));
+        p.start().expect("start");
+        p.join_timeout(Duration::MAX).expect("join")
+    });
+    assert_eq!(code, Some(0));
+}
+
 // ---- Exercise 3: terminate and kill ----------------------------------------------------
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Gate, Transcript};
 use mpkit::{fork_child, Child, ExitStatus};
@@ -91,6 +91,63 @@ fn cpu_ticks(pid: i32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// The scheduler's state letter for a process, from `/proc/<pid>/stat`: 'R' running or
+/// runnable, 'S' asleep (in a futex wait, say), 'T' stopped, 'Z' ended; '?' once reaped.
+fn proc_state(pid: i32) -> char {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = stat.rsplit(')').next()?;
+            rest.trim_start().chars().next()
+        })
+        .unwrap_or('?')
+}
+
+/// Polls until `ready()` holds; panics naming `what` after 5 s, or as soon as one of
+/// `children` has ended (its stderr then explains why).
+fn until(what: &str, children: &mut [Child], mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ready() {
+        for child in children.iter_mut() {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                panic!("a child ended ({status}) before {what} (its stderr is below)");
+            }
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Polls until `child` sleeps in the kernel, or has ended (then its answer tells why).
+fn until_asleep(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_state(child.pid()) != 'S' && child.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "pid {} never slept", child.pid());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Block, then release, with a timeout of `Duration::MAX`, whose deadline `Instant`
+/// cannot represent: it means "no deadline", never a panic. `block` runs in a child,
+/// which must fall asleep; `release` (given the child) then lets it go, and the child
+/// must end at once. Returns the line the child said: what `block` returned.
+fn forever_then_release(
+    block: impl FnOnce() -> String,
+    release: impl FnOnce(&mut Child),
+) -> Vec<String> {
+    let transcript = Transcript::new();
+    let fd = transcript.fd().as_raw_fd();
+    let mut child = spawn(|| say(fd, &block()));
+    until_asleep(&mut child);
+    release(&mut child);
+    assert_eq!(
+        reap(&mut child),
+        ExitStatus::Exited(0),
+        "the child failed (its stderr is below)"
+    );
+    transcript.finish()
+}
+
 // ---- Given: shared memory and futexes --------------------------------------------------
 
 #[test]
@@ -171,6 +228,33 @@ fn given_a_futex_wait_ends_at_its_deadline() {
 }
 
 /// A private futex never reaches another process: the library must never use one.
+/// Every misuse has a message that says what went wrong.
+#[test]
+fn given_every_sync_error_says_what_went_wrong() {
+    let messages: Vec<String> = [
+        SyncError::NotLocked,
+        SyncError::NotOwner,
+        SyncError::TooManyReleases,
+        SyncError::Broken,
+        SyncError::TooManyWaiters,
+        SyncError::Os(nix::errno::Errno::EINVAL),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(
+        messages,
+        [
+            "release of an unlocked lock",
+            "the lock is not held by this thread",
+            "semaphore released too many times",
+            "the barrier is broken",
+            "too many waiters on the condition (at most 128)",
+            &format!("system call failed: {}", nix::errno::Errno::EINVAL),
+        ]
+    );
+}
+
 #[test]
 fn given_no_private_futex_anywhere_in_the_library() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -353,7 +437,9 @@ fn ex2_set_releases_every_waiter() {
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
         let mut children: Vec<Child> = (0..4)
-            .map(|k| spawn(|| say(fd, &format!("waiter {k}: {:?}", event.wait(LONG)))))
+            // No timeout: only the set can end these waits (a wait that timed out would
+            // also answer true once the event is set).
+            .map(|k| spawn(|| say(fd, &format!("waiter {k}: {:?}", event.wait(None)))))
             .collect();
         std::thread::sleep(Duration::from_millis(300));
         let cpu: u64 = children.iter().map(|c| cpu_ticks(c.pid())).sum();
@@ -382,8 +468,9 @@ fn ex2_some_waits_end_by_set_and_some_by_timeout() {
             .map(|k| {
                 spawn(|| {
                     let patient = k % 2 == 0;
+                    // The patient ones wait without a timeout: only the set ends it.
                     let timeout = if patient {
-                        LONG
+                        None
                     } else {
                         Some(Duration::from_millis(50))
                     };
@@ -480,7 +567,9 @@ fn ex3_acquire_waits_for_a_release() {
         let sem = Semaphore::new(0).expect("semaphore");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut child = spawn(|| say(fd, &format!("acquired: {:?}", sem.acquire(LONG))));
+        // No timeout: only the release can end this wait (one that timed out would
+        // still take the value the release left).
+        let mut child = spawn(|| say(fd, &format!("acquired: {:?}", sem.acquire(None))));
         std::thread::sleep(Duration::from_millis(300));
         let cpu = cpu_ticks(child.pid());
         sem.release().expect("release");
@@ -664,7 +753,8 @@ fn ex4_a_timeout_breaks_the_barrier_until_reset() {
         let barrier = Barrier::new(3, None).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut patient = spawn(|| say(fd, &format!("patient: {:?}", barrier.wait(LONG))));
+        // No timeout: only the impatient one's can end this wait.
+        let mut patient = spawn(|| say(fd, &format!("patient: {:?}", barrier.wait(None))));
         let mut impatient = spawn(|| {
             let result = barrier.wait(Some(Duration::from_millis(100)));
             say(fd, &format!("impatient: {result:?}"));
@@ -695,13 +785,21 @@ fn ex4_abort_releases_the_waiters_with_broken() {
         let barrier = Barrier::new(2, None).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
-        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG))));
-        std::thread::sleep(Duration::from_millis(100));
+        // No timeout: only the abort can end this wait.
+        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(None))));
+        until(
+            "the waiter arrived",
+            std::slice::from_mut(&mut child),
+            || barrier.n_waiting() == 1,
+        );
         barrier.abort().expect("abort");
+        let broken = barrier.broken();
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
-        transcript.finish()
+        let mut lines = transcript.finish();
+        lines.push(format!("broken: {broken}"));
+        lines
     });
-    assert_eq!(lines, ["Err(Broken)"]);
+    assert_eq!(lines, ["Err(Broken)", "broken: true"]);
 }
 
 #[test]
@@ -711,13 +809,137 @@ fn ex4_a_panicking_action_breaks_the_round() {
             Barrier::new(2, Some(Box::new(|| panic!("the action failed")))).expect("barrier");
         let transcript = Transcript::new();
         let fd = transcript.fd().as_raw_fd();
+        // No timeout: only the broken round can end these waits.
         let mut children: Vec<Child> = (0..2)
-            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(LONG)))))
+            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(None)))))
             .collect();
         join_all(&mut children);
         transcript.finish()
     });
     assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
+}
+
+/// What a barrier tells about itself: its parties (at least one: a barrier of 0 parties
+/// is one of 1, whose every wait passes at once), its action, and how many wait now.
+#[test]
+fn ex4_a_barrier_reports_parties_action_and_waiters() {
+    let answers = isolated(|| {
+        let barrier = Barrier::new(3, Some(Box::new(|| {}))).expect("barrier");
+        let plain = Barrier::new(0, None).expect("barrier");
+        let described = (
+            barrier.parties(),
+            barrier.has_action(),
+            plain.parties(),
+            plain.has_action(),
+            plain.wait(Some(Duration::ZERO)),
+        );
+        let mut counts = vec![barrier.n_waiting()];
+        let mut children = Vec::new();
+        for k in 1..=2 {
+            children.push(spawn(|| {
+                barrier.wait(LONG).unwrap();
+            }));
+            until("one more waiter", &mut children, || {
+                barrier.n_waiting() == k
+            });
+            counts.push(barrier.n_waiting());
+        }
+        barrier.wait(LONG).expect("the last party");
+        join_all(&mut children);
+        counts.push(barrier.n_waiting());
+        debug((described, counts))
+    });
+    assert_eq!(
+        answers,
+        debug((
+            (3, true, 1, false, Ok::<u32, SyncError>(0)),
+            vec![0, 1, 2, 0]
+        ))
+    );
+}
+
+/// Block, then release: Python's `reset()` sends the processes waiting now away with
+/// `Broken`; the next round works.
+#[test]
+fn ex4_reset_releases_the_waiters_with_broken() {
+    let (lines, broken, again) = isolated(|| {
+        let barrier = Barrier::new(2, None).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        // No timeout: only the reset can end this wait.
+        let mut child = spawn(|| say(fd, &format!("{:?}", barrier.wait(None))));
+        until(
+            "the waiter arrived",
+            std::slice::from_mut(&mut child),
+            || barrier.n_waiting() == 1,
+        );
+        barrier.reset().expect("reset");
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        let broken = barrier.broken();
+        let mut child = spawn(|| {
+            barrier.wait(LONG).unwrap();
+        });
+        let again = debug(barrier.wait(LONG).map(|index| index < 2));
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (transcript.finish(), broken, again)
+    });
+    assert_eq!(lines, ["Err(Broken)"]);
+    assert!(!broken, "reset left the barrier broken");
+    assert_eq!(again, "Ok(true)");
+}
+
+/// Python's `Barrier(parties, action, timeout)`: the barrier's own timeout applies to
+/// every `wait` that gives none, and breaks the barrier as the wait's own would.
+#[test]
+fn ex4_the_barriers_timeout_applies_to_a_wait_without_one() {
+    let (lines, elapsed, timeouts) = isolated(|| {
+        let default = Some(Duration::from_millis(100));
+        let barrier = Barrier::with_timeout(3, None, default).expect("barrier");
+        let timeouts = debug((Barrier::new(2, None).unwrap().timeout(), barrier.timeout()));
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let started = Instant::now();
+        let mut children: Vec<Child> = (0..2)
+            .map(|_| spawn(|| say(fd, &format!("{:?}", barrier.wait(None)))))
+            .collect();
+        join_all(&mut children);
+        let elapsed = started.elapsed().as_millis() as u64;
+        (transcript.finish(), elapsed, timeouts)
+    });
+    assert_eq!(lines, ["Err(Broken)", "Err(Broken)"]);
+    assert!(
+        elapsed >= 100,
+        "broken after {elapsed} ms, before the 100 ms default"
+    );
+    assert_eq!(
+        timeouts,
+        debug((None::<Duration>, Some(Duration::from_millis(100))))
+    );
+}
+
+/// A wait that gives a timeout of its own is not cut short by the barrier's.
+#[test]
+fn ex4_a_waits_own_timeout_overrides_the_barriers() {
+    let (lines, broken) = isolated(|| {
+        let barrier =
+            Barrier::with_timeout(2, None, Some(Duration::from_millis(20))).expect("barrier");
+        let transcript = Transcript::new();
+        let fd = transcript.fd().as_raw_fd();
+        let mut first = spawn(|| say(fd, &format!("first: {:?}", barrier.wait(LONG))));
+        until(
+            "the first waiter arrived",
+            std::slice::from_mut(&mut first),
+            || barrier.n_waiting() == 1,
+        );
+        // Fifteen times the barrier's timeout: its waiter would have broken it by now.
+        std::thread::sleep(Duration::from_millis(300));
+        let broken = barrier.broken();
+        say(fd, &format!("second: {:?}", barrier.wait(LONG)));
+        assert_eq!(reap(&mut first), ExitStatus::Exited(0));
+        (transcript.finish(), broken)
+    });
+    assert_same_lines(&lines, &["first: Ok(0)", "second: Ok(1)"]);
+    assert!(!broken, "the barrier's 20 ms cut a 5 s wait short");
 }
 
 // ---- Exercise 5: RLock -----------------------------------------------------------------------
@@ -1042,6 +1264,12 @@ fn ex6_a_condition_over_a_plain_lock() {
     );
     assert_eq!(consumed, 5);
 }
+
+include!("ch05_sync/condition.rs");
+
+// ---- Timeouts of Duration::MAX, in every exercise ------------------------------------------
+
+include!("ch05_sync/forever.rs");
 
 // ---- Exercise 7: RobustLock ------------------------------------------------------------------
 

@@ -181,6 +181,16 @@ fn wait_deadline_gives_up_then_reaps() {
     assert_eq!(late, Some(ExitStatus::Exited(0)));
 }
 
+/// `Instant::now() + Duration::MAX` panics: such a timeout means no deadline.
+#[test]
+fn wait_timeout_of_duration_max_waits_without_a_deadline() {
+    let status = isolated(|| {
+        let mut child = fork_child(|| std::thread::sleep(Duration::from_millis(50))).unwrap();
+        child.wait_timeout(Duration::MAX).unwrap()
+    });
+    assert_eq!(status, Some(ExitStatus::Exited(0)));
+}
+
 #[test]
 fn redactor_labels_known_pids_and_flags_unknown_ones() {
     let r = Redactor::new().pid(4242, "main");

@@ -255,9 +255,13 @@ impl Child {
         }
     }
 
-    /// Waits at most `timeout` for the child to exit.
+    /// Waits at most `timeout` for the child to exit (a timeout too long to have a
+    /// deadline, such as `Duration::MAX`, waits as long as it takes).
     pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-        self.wait_deadline(Instant::now() + timeout)
+        match crate::deadline_after(Some(timeout)) {
+            Some(deadline) => self.wait_deadline(deadline),
+            None => self.wait().map(Some),
+        }
     }
 
     /// Waits for the child to exit, without a deadline.

@@ -12,10 +12,12 @@
 //! redaction of pids, and proptest defaults.
 
 mod child;
+mod deadline;
 mod fd;
 mod status;
 
 pub use child::{exit, fork_child, in_forked_child, poll_readable, requested_exit, Child};
+pub use deadline::deadline_after;
 pub use fd::write_all;
 pub use status::ExitStatus;
 

@@ -68,6 +68,7 @@ fn ex7_a_killed_holder_leaves_owner_died_and_the_lock_works_again() {
         let first = lock.lock(LONG);
         lines.push(format!("first lock: {first:?}"));
         if let Err(RobustError::OwnerDied(mut guard)) = first {
+            lines.push(format!("consistent before: {}", guard.is_consistent()));
             let (a, b) = (
                 shared.a.load(Ordering::SeqCst),
                 shared.b.load(Ordering::SeqCst),
@@ -107,6 +108,7 @@ fn ex7_a_killed_holder_leaves_owner_died_and_the_lock_works_again() {
         [
             "holder: Signaled(9)",
             "first lock: Err(OwnerDied(RobustGuard { consistent: false }))",
+            "consistent before: false",
             "torn: a=1 b=0",
             "mark_consistent: Ok(())",
             "consistent: true",
@@ -321,4 +323,38 @@ proptest! {
     fn ex7_a_robust_locked_counter_loses_no_update(processes in 1u64..=6, iterations in 0u64..1000) {
         prop_assert_eq!(count_under_a_robust_lock(processes, iterations), processes * iterations);
     }
+}
+
+/// Every `RobustError` says what happened, and what to do about it.
+#[test]
+fn ex7_every_robust_error_says_what_happened() {
+    let lines = isolated(|| {
+        use workbook::ch05_sync::robust::{RobustError, RobustLock};
+        let lock = RobustLock::new().expect("robust lock");
+        let shared = counters();
+        robust_kill_a_holder(&lock, &shared);
+        let mut lines = Vec::new();
+        if let Err(owner_died) = lock.lock(LONG) {
+            lines.push(owner_died.to_string());
+        }
+        for error in [
+            RobustError::TimedOut,
+            RobustError::NotRecoverable,
+            RobustError::Os(nix::errno::Errno::EDEADLK),
+        ] {
+            lines.push(error.to_string());
+        }
+        lines
+    });
+    assert_eq!(
+        lines,
+        [
+            "the previous holder died holding the lock: it is yours now; repair the data \
+             and mark it consistent",
+            "timed out waiting for the lock",
+            "the lock is not recoverable: a holder died and the next one unlocked without \
+             marking it consistent",
+            &format!("system call failed: {}", nix::errno::Errno::EDEADLK),
+        ]
+    );
 }

@@ -98,9 +98,10 @@ impl<T: DeserializeOwned> Receiver<T> {
     }
 
     /// Receives the next message, waiting at most `timeout`: `Timeout` when none came.
-    /// A zero timeout does not wait, but takes a message that is there already.
+    /// A zero timeout does not wait, but takes a message that is there already; one
+    /// too long to have a deadline (`Duration::MAX`) waits as long as it takes.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, ChannelError> {
-        self.recv_until(Some(Instant::now() + timeout))
+        self.recv_until(mpkit::deadline_after(Some(timeout)))
     }
 
     // ANCHOR: recv_until

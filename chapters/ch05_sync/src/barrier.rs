@@ -2,7 +2,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::SyncError;
 use crate::futex::{self, Wake};
@@ -26,20 +26,31 @@ pub struct BarrierState {
 // Safety: repr(C), no pointers, atomics only.
 unsafe impl ShmSafe for BarrierState {}
 
-/// Python's `multiprocessing.Barrier(parties, action)`: each round, `parties` processes
-/// wait until all have arrived; each gets a distinct index in `0..parties`, and exactly
-/// one of them (the last to arrive) runs `action` before anyone leaves.
+/// Python's `multiprocessing.Barrier(parties, action, timeout)`: each round, `parties`
+/// processes wait until all have arrived; each gets a distinct index in `0..parties`,
+/// and exactly one of them (the last to arrive) runs `action` before anyone leaves.
 pub struct Barrier {
     state: Shared<BarrierState>,
     lock: Lock,
     parties: u32,
     action: Option<Box<dyn Fn()>>,
+    timeout: Option<Duration>,
 }
 
 impl Barrier {
     /// A barrier for `parties` processes (at least 1), with an optional action. Each
     /// process runs its own copy of the action (fork copied it), only when it leads.
     pub fn new(parties: u32, action: Option<Box<dyn Fn()>>) -> Result<Barrier, SyncError> {
+        Barrier::with_timeout(parties, action, None)
+    }
+
+    /// A barrier like [`Barrier::new`], whose `timeout` applies to every `wait` that
+    /// gives none, like Python's `Barrier(parties, action, timeout)`.
+    pub fn with_timeout(
+        parties: u32,
+        action: Option<Box<dyn Fn()>>,
+        timeout: Option<Duration>,
+    ) -> Result<Barrier, SyncError> {
         Ok(Barrier {
             state: Shared::new(BarrierState {
                 count: AtomicU32::new(0),
@@ -50,12 +61,18 @@ impl Barrier {
             lock: Lock::new()?,
             parties: parties.max(1),
             action,
+            timeout,
         })
     }
 
     /// The number of processes a round needs.
     pub fn parties(&self) -> u32 {
         self.parties
+    }
+
+    /// The timeout of a `wait` that gives none (`None`: as long as it takes).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Whether the barrier has an action for its leaders to run.
@@ -74,8 +91,10 @@ impl Barrier {
     }
 
     // ANCHOR: wait
-    /// Waits for the round to fill, at most `timeout` (`None`: as long as it takes), and
-    /// returns this process's index in the round (`0..parties`, distinct in a round).
+    /// Waits for the round to fill, at most `timeout` (`None`: the barrier's own
+    /// [`Barrier::timeout`]; `None` there too, or a timeout too long to have a deadline:
+    /// as long as it takes), and returns this process's index in the round
+    /// (`0..parties`, distinct in a round).
     /// The last to arrive runs the action, then releases the others. A timeout breaks
     /// the barrier: this and every other waiter get `Broken`, and so does every later
     /// `wait` until `reset`. A panicking action breaks it too.
@@ -83,11 +102,13 @@ impl Barrier {
         // TODO: this process's index in its round (distinct, 0..parties); the last to
         // arrive runs the action, then the whole round leaves together. A timeout or a
         // panicking action breaks the round: its waiters, and every wait until
-        // `reset`, get Broken.
+        // `reset`, get Broken. No timeout given: the barrier's own; none either, or
+        // one too long for a deadline: no deadline.
         todo!(
-            "wait at the barrier for {} parties within {timeout:?} \
+            "wait at the barrier for {} parties within {timeout:?} (default {:?}) \
              ({} waiting, action: {})",
             self.parties,
+            self.timeout,
             self.n_waiting(),
             self.has_action()
         )

@@ -17,6 +17,9 @@ pub enum SyncError {
     TooManyReleases,
     /// The barrier is broken (a wait timed out, or `abort` was called).
     Broken,
+    /// A `Condition` wait while [`crate::condition::MAX_WAITERS`] waits are in progress
+    /// already; nothing changed, and the caller still holds the lock.
+    TooManyWaiters,
     /// A system call failed.
     Os(Errno),
 }
@@ -28,6 +31,11 @@ impl fmt::Display for SyncError {
             SyncError::NotOwner => write!(f, "the lock is not held by this thread"),
             SyncError::TooManyReleases => write!(f, "semaphore released too many times"),
             SyncError::Broken => write!(f, "the barrier is broken"),
+            SyncError::TooManyWaiters => write!(
+                f,
+                "too many waiters on the condition (at most {})",
+                crate::condition::MAX_WAITERS
+            ),
             SyncError::Os(errno) => write!(f, "system call failed: {errno}"),
         }
     }

@@ -1,7 +1,7 @@
 //! Exercise 2: an event that many processes wait for.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::SyncError;
 use crate::futex::{self, Wake};
@@ -53,13 +53,14 @@ impl Event {
     }
 
     // ANCHOR: wait
-    /// Waits until the event is set or `timeout` has passed (`None`: as long as it
-    /// takes); returns whether it is set, like Python's `wait(timeout)`. Sleeps in the
-    /// kernel; does not spin.
+    /// Waits until the event is set or `timeout` has passed (`None` or `Duration::MAX`:
+    /// as long as it takes); returns whether it is set, like Python's `wait(timeout)`.
+    /// Sleeps in the kernel; does not spin.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // TODO: true as soon as the event is set (at once if it is set already), false
-        // when the deadline passes first with it still clear. Sleep in the kernel;
-        // never spin.
+        // when the deadline passes first with it still clear (no deadline for `None`,
+        // or for a timeout too long to have one, such as Duration::MAX). Sleep in the
+        // kernel; never spin.
         todo!("wait for the event within {timeout:?}")
     }
     // ANCHOR_END: wait

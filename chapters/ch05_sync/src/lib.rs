@@ -1,7 +1,9 @@
 //! Chapter 5, Synchronization primitives on shared memory and futexes.
 //!
 //! Every primitive here lives in memory that the processes forked after its creation
-//! share, and sleeps on a futex in that memory. Every blocking call takes a timeout.
+//! share, and sleeps on a futex in that memory. Every blocking call takes a timeout;
+//! `None`, or a timeout too long to have a deadline (`Duration::MAX`), waits as long as
+//! it takes, and never panics ([`mpkit::deadline_after`] turns timeouts into deadlines).
 //!
 //! - [`shm`]: given, shared memory that really is shared after `fork`.
 //! - [`futex`]: given, futex wait and wake across processes, with absolute deadlines.
@@ -10,7 +12,7 @@
 //! - [`semaphore`]: exercise 3, `Semaphore` and the bounded semaphore's exact release.
 //! - [`barrier`]: exercise 4, `Barrier`: rounds, indices and one leader.
 //! - [`rlock`]: exercise 5, `RLock`: an owner and a count.
-//! - [`condition`]: exercise 6, `Condition`: wait and notify without lost wake-ups.
+//! - [`condition`]: exercise 6, `Condition`: a queue of waiters; notify wakes exactly n.
 //! - [`robust`]: exercise 7, `RobustLock`: a lock that survives its holder's death.
 
 // Until every exercise is filled in, some imports, helpers and parameters go unused.

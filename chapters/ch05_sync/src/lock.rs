@@ -1,7 +1,7 @@
 //! Exercise 1: a lock in shared memory, on a futex.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::SyncError;
 use crate::futex::{self, Wake};
@@ -46,13 +46,15 @@ impl Lock {
     }
 
     // ANCHOR: acquire
-    /// Takes the lock, waiting at most `timeout` (`None`: as long as it takes), like
-    /// Python's `acquire(timeout=...)`: `true` when taken, `false` when the time ran out.
+    /// Takes the lock, waiting at most `timeout` (`None` or `Duration::MAX`: as long as
+    /// it takes), like Python's `acquire(timeout=...)`: `true` when taken, `false` when
+    /// the time ran out.
     /// Waits sleep in the kernel; they do not spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // TODO: true once this process holds the lock, false when the deadline passes
-        // first. Waiting sleeps in the kernel, never spins, and a release must wake a
-        // sleeper.
+        // first (no deadline for `None`, or for a timeout too long to have one, such as
+        // Duration::MAX). Waiting sleeps in the kernel, never spins, and a release must
+        // wake a sleeper.
         todo!(
             "acquire the lock (word {}) within {timeout:?}",
             self.state.word.load(Ordering::Relaxed)

@@ -61,7 +61,8 @@ impl RLock {
 
     // ANCHOR: acquire
     /// Takes the lock, or takes it once more if the calling thread holds it already,
-    /// waiting at most `timeout` (`None`: as long as it takes): `true` when taken.
+    /// waiting at most `timeout` (`None` or `Duration::MAX`: as long as it takes): `true`
+    /// when taken.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // TODO: the owner takes it once more, at once; anyone else waits for it
         // (within the timeout), then owns it once.

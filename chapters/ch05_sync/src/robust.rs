@@ -14,11 +14,12 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
 use crate::error::SyncError;
+use crate::futex::monotonic_after;
 use crate::shm::{Shared, ShmSafe};
 
 // Safety: the signature is glibc's (<pthread.h>, glibc 2.30 and newer), which libc 0.2
@@ -106,28 +107,6 @@ fn check(rc: libc::c_int) -> Result<(), Errno> {
     }
 }
 
-/// The `CLOCK_MONOTONIC` time `timeout` from now, as the absolute deadline that
-/// `pthread_mutex_clocklock` takes. A timeout too long to represent saturates.
-fn monotonic_after(timeout: Duration) -> Result<libc::timespec, Errno> {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // Safety: clock_gettime writes one timespec into a live local.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
-        return Err(Errno::last());
-    }
-    let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
-    let secs = libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX);
-    Ok(libc::timespec {
-        tv_sec: now
-            .tv_sec
-            .saturating_add(secs)
-            .saturating_add((nanos / 1_000_000_000) as libc::time_t),
-        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
-    })
-}
-
 impl RobustLock {
     // ANCHOR: new
     /// A new, unlocked lock: a process-shared, robust, error-checking pthread mutex,
@@ -174,8 +153,8 @@ impl RobustLock {
     }
 
     // ANCHOR: lock
-    /// Takes the lock, waiting at most `timeout` (`None`: as long as it takes) on the
-    /// monotonic clock, and returns a guard that unlocks it.
+    /// Takes the lock, waiting at most `timeout` (`None` or `Duration::MAX`: as long as
+    /// it takes) on the monotonic clock, and returns a guard that unlocks it.
     ///
     /// When the previous holder died holding it, the lock is taken all the same, and
     /// comes as `Err(RobustError::OwnerDied(guard))`: repair the data, then call
@@ -183,8 +162,9 @@ impl RobustLock {
     /// `NotRecoverable` when an earlier repair never happened, `Os` for anything else.
     pub fn lock(&self, timeout: Option<Duration>) -> Result<RobustGuard<'_>, RobustError<'_>> {
         let mutex = self.mutex();
-        let deadline = timeout
-            .map(monotonic_after)
+        // A timeout too long to have a deadline (Duration::MAX) waits as long as it takes.
+        let deadline = mpkit::deadline_after(timeout)
+            .map(|deadline| monotonic_after(deadline.saturating_duration_since(Instant::now())))
             .transpose()
             .map_err(RobustError::Os)?;
         // TODO: the mutex, waited for until `deadline` if there is one: a consistent

@@ -1,7 +1,38 @@
-//! Exercise 6: a condition variable without lost wake-ups.
+//! Exercise 6: a condition variable that wakes exactly the waiters it notifies.
+//!
+//! Python promises that `notify(n)` wakes at most `n` of the waiters that were waiting
+//! when it was called (`threading.Condition` wakes them oldest first). One futex word that every notify changes cannot
+//! keep that promise: a waiter that has released the lock but not yet slept sees the
+//! word change and returns too, so `notify(1)` can wake two. So every waiter gets a
+//! word of its own: a *slot* in the condition's shared memory.
+// BEGIN SOLUTION
+//!
+//! - `wait`, with the lock held, claims a free slot, marks it `WAITING` with the next
+//!   ticket (arrival order), releases the lock and sleeps on the slot's word while it
+//!   says `WAITING`.
+//! - `notify(n)`, with the lock held, marks the `n` oldest `WAITING` slots `NOTIFIED`
+//!   and wakes each one's word: only that waiter sleeps there. A waiter that was not
+//!   asleep yet finds its word changed and does not sleep: no wake-up is lost, and
+//!   none goes to anyone else.
+//! - A notified waiter frees its slot and takes the lock back. A waiter whose time ran
+//!   out takes the lock back first and only then frees its slot: a notify that marked
+//!   it in between went to it (the wait returns `true`), and one that comes later finds
+//!   it gone. Python has a race there (a waiter can time out and absorb a notify); here
+//!   the lock decides.
+// END SOLUTION
+//!
+//! The queue has [`MAX_WAITERS`] slots; one more wait is `TooManyWaiters`. A waiter
+//! killed in its wait never frees its slot: notify skips (and frees) the slots of
+//! processes that no longer exist. Until the dead process is reaped, it still exists
+//! (a zombie), and a notify counts it as one of the `n`: its wake-up goes nowhere.
+//! Python's `notify` waits for good in that case.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
 
 use crate::error::SyncError;
 use crate::futex::{self, Wake};
@@ -9,12 +40,51 @@ use crate::lock::Lock;
 use crate::rlock::{current_thread, RLock};
 use crate::shm::{Shared, ShmSafe};
 
-/// The sequence number waiters sleep on, in shared memory: every notify changes it.
-/// With a plain [`Lock`], also the thread that holds it.
+/// How many waits may be in progress on one condition at once; one more is
+/// [`SyncError::TooManyWaiters`]. (Python has no limit; 128 slots take 2 KiB.)
+pub const MAX_WAITERS: usize = 128;
+
+/// A slot nobody uses.
+const FREE: u32 = 0;
+/// A slot whose waiter sleeps until a notify picks it.
+const WAITING: u32 = 1;
+/// A slot that a notify picked: its waiter returns `true`, then frees it.
+const NOTIFIED: u32 = 2;
+
+/// One waiter's place in the queue, in shared memory.
+///
+/// `state` moves FREE → WAITING when a wait claims the slot, WAITING → NOTIFIED when a
+/// notify picks it, and back to FREE when its waiter leaves. Every change but the last
+/// one of a notified waiter happens with the condition's lock held.
+#[repr(C)]
+struct Slot {
+    /// `FREE`, `WAITING` or `NOTIFIED`: the futex word the slot's waiter sleeps on.
+    state: AtomicU32,
+    /// The waiter's process id, so that a notify can skip a waiter that was killed.
+    pid: AtomicU32,
+    /// The waiter's place in the arrival order: a notify picks the smallest.
+    ticket: AtomicU64,
+}
+
+impl Slot {
+    /// Whether the process that waits in this slot still exists. A waiter killed in
+    /// its wait never frees its slot; once it has been reaped its pid names nobody
+    /// (until the kernel reuses it).
+    fn waiter_alive(&self) -> bool {
+        let pid = Pid::from_raw(self.pid.load(Ordering::Relaxed) as i32);
+        // No signal: kill only checks that the process exists (EPERM: it does).
+        kill(pid, None) != Err(Errno::ESRCH)
+    }
+}
+
+/// The state of a [`Condition`], in shared memory: the queue of waiters, and with a
+/// plain [`Lock`], the thread that holds it.
 #[repr(C)]
 pub struct ConditionState {
-    sequence: AtomicU32,
     holder: AtomicU32,
+    /// How many waits have started: the next waiter's ticket.
+    arrivals: AtomicU64,
+    slots: [Slot; MAX_WAITERS],
 }
 
 // Safety: repr(C), no pointers, atomics only.
@@ -33,8 +103,10 @@ pub enum ConditionLock {
 /// [`Lock`]) and a way to sleep until another process notifies. `wait` and `notify`
 /// need the lock held by the caller; without it they are `NotOwner`.
 ///
-/// A `wait` may return without a notify (when another notify races with it): loop on
-/// the predicate, or use [`Condition::wait_for`].
+/// Waiters queue in the order they arrive; `notify(n)` wakes the `n` that have waited
+/// longest, exactly those, and each of them returns `true`. A `wait` never returns
+/// `true` without a notify. Still, another process may take the lock first and change
+/// what the notify announced: loop on the predicate, or use [`Condition::wait_for`].
 pub struct Condition {
     lock: ConditionLock,
     state: Shared<ConditionState>,
@@ -52,8 +124,13 @@ impl Condition {
         Ok(Condition {
             lock,
             state: Shared::new(ConditionState {
-                sequence: AtomicU32::new(0),
                 holder: AtomicU32::new(0),
+                arrivals: AtomicU64::new(0),
+                slots: std::array::from_fn(|_| Slot {
+                    state: AtomicU32::new(FREE),
+                    pid: AtomicU32::new(0),
+                    ticket: AtomicU64::new(0),
+                }),
             })?,
         })
     }
@@ -124,49 +201,151 @@ impl Condition {
         }
     }
 
+    /// How many waits are queued and not yet picked by a notify (it may change at once;
+    /// with the lock held, only the holder's own notifies and waits change it).
+    pub fn n_waiting(&self) -> usize {
+        // Relaxed: a count, not a handshake.
+        self.state
+            .slots
+            .iter()
+            .filter(|slot| slot.state.load(Ordering::Relaxed) == WAITING)
+            .count()
+    }
+
     // ANCHOR: wait
-    /// Releases the lock, sleeps until a notify or `timeout` (`None`: as long as it
-    /// takes), then takes the lock back at the same depth. Returns `false` when the time
-    /// ran out. No notify is lost: one sent after this wait released the lock wakes it.
-    /// `NotOwner` if the caller does not hold the lock.
+    /// Releases the lock, sleeps until a notify picks this waiter or `timeout` passes
+    /// (`None`, or too long to have a deadline: as long as it takes), then takes the
+    /// lock back at the same depth. Returns `true` when a notify picked it, `false` when
+    /// the time ran out first.
+    ///
+    /// Only a notify that comes after this wait released the lock can pick it, and it
+    /// does, in arrival order: none is lost, none is taken by a later waiter. When the
+    /// time runs out just as a notify picks it, the lock decides: if the notify got the
+    /// lock first, the wait returns `true` (the notify went to it and to nobody else);
+    /// otherwise the waiter leaves the queue and later notifies go to the others.
+    ///
+    /// `NotOwner` if the caller does not hold the lock; `TooManyWaiters` when
+    /// [`MAX_WAITERS`] waits are in progress already. Either way nothing changes.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
-        // SKELETON: // TODO: release the lock (at every depth), sleep until a notify or the
-        // SKELETON: // deadline, and hold the lock again at the same depth when returning, whatever
-        // SKELETON: // happened. A notify sent after this wait released the lock must wake it.
-        // SKELETON: // NotOwner when the caller does not hold the lock.
+        // SKELETON: // TODO: queue up (with the lock held), release the lock at every depth, sleep
+        // SKELETON: // until a notify picks this waiter or the deadline passes (`None` or too long
+        // SKELETON: // for a deadline: no deadline), and hold the lock again at the same depth when
+        // SKELETON: // returning, whatever happened. true only when a notify picked it: a notify
+        // SKELETON: // that came after this wait released the lock, oldest waiter first. A waiter
+        // SKELETON: // that times out leaves the queue, unless a notify picked it before it got the
+        // SKELETON: // lock back. NotOwner without the lock; TooManyWaiters when every slot is
+        // SKELETON: // taken; then nothing changes.
         // SKELETON: todo!(
-        // SKELETON:     "wait on the condition (sequence {}) within {timeout:?}",
-        // SKELETON:     self.state.sequence.load(Ordering::Relaxed)
+        // SKELETON:     "wait on the condition ({} waiting) within {timeout:?}",
+        // SKELETON:     self.n_waiting()
         // SKELETON: )
         // BEGIN SOLUTION
-        let deadline = timeout.map(|t| Instant::now() + t);
-        // No notify is lost: the number is read while the lock is still held, and a
-        // notify (which needs the lock) changes it, so the sleep does not start if one
-        // came in between.
-        let seen = self.state.sequence.load(Ordering::Acquire);
-        let depth = self.release_all()?;
-        let woke = futex::wait(&self.state.sequence, seen, deadline);
+        let deadline = mpkit::deadline_after(timeout);
+        if !self.is_mine() {
+            return Err(SyncError::NotOwner);
+        }
+        let slot = self.queue_up()?;
+        let depth = match self.release_all() {
+            Ok(depth) => depth,
+            Err(err) => {
+                // Not queued after all. Relaxed, like every change made with the lock
+                // held: the lock's release and acquire order it for the next holder.
+                slot.state.store(FREE, Ordering::Relaxed);
+                return Err(err);
+            }
+        };
+        let slept = loop {
+            // Acquire: pairs with notify's Release store of NOTIFIED, so what the
+            // notifier did before it is visible here (the lock gives the same again).
+            if slot.state.load(Ordering::Acquire) == NOTIFIED {
+                break Ok(true);
+            }
+            // Sleeps only while the slot still says WAITING: a notify that picked it
+            // after the load above makes the kernel return at once.
+            match futex::wait(&slot.state, WAITING, deadline) {
+                // Woken, interrupted, or the word changed: look again.
+                Ok(Wake::Retry) => continue,
+                Ok(Wake::TimedOut) => break Ok(false),
+                Err(err) => break Err(err),
+            }
+        };
+        if matches!(slept, Ok(true)) {
+            // Notified: the slot is this waiter's alone (notify never touches a
+            // NOTIFIED slot), so it frees it without the lock. Release: a waiter that
+            // claims it next (under the lock, with an Acquire load) sees it FREE only
+            // after this waiter is done with it.
+            slot.state.store(FREE, Ordering::Release);
+            self.reacquire(depth)?;
+            return Ok(true);
+        }
+        // Timed out (or the futex call failed): leave the queue with the lock held, so
+        // no notify can pick the slot in between. A notify that picked it while this
+        // waiter waited for the lock counts: it went to this waiter and nobody else.
         self.reacquire(depth)?;
-        Ok(woke? != Wake::TimedOut)
+        // Relaxed: with the lock held, nobody else changes a WAITING slot.
+        let last = slot.state.swap(FREE, Ordering::Relaxed);
+        Ok(last == NOTIFIED || slept?)
         // END SOLUTION
     }
+    // BEGIN SOLUTION
+
+    /// Claims a free slot for the caller, who holds the lock, at the back of the
+    /// queue. `TooManyWaiters` when none is free.
+    fn queue_up(&self) -> Result<&Slot, SyncError> {
+        let state = &*self.state;
+        // Acquire: pairs with the Release store of a notified waiter that freed its
+        // slot without the lock.
+        let slot = state
+            .slots
+            .iter()
+            .find(|slot| slot.state.load(Ordering::Acquire) == FREE)
+            .ok_or(SyncError::TooManyWaiters)?;
+        // Relaxed everywhere below: only holders of the lock read these, and the lock's
+        // release and acquire order them.
+        let ticket = state.arrivals.fetch_add(1, Ordering::Relaxed);
+        slot.ticket.store(ticket, Ordering::Relaxed);
+        slot.pid.store(std::process::id(), Ordering::Relaxed);
+        slot.state.store(WAITING, Ordering::Relaxed);
+        Ok(slot)
+    }
+    // END SOLUTION
     // ANCHOR_END: wait
 
     // ANCHOR: notify
-    /// Wakes at most `n` waiters. `NotOwner` if the caller does not hold the lock.
+    /// Wakes the `n` waiters that have waited longest (all of them if fewer wait):
+    /// each of them returns `true` from its wait, and no other waiter wakes. A waiter
+    /// whose process has died (and been reaped) is skipped and its slot freed.
+    /// `NotOwner` if the caller does not hold the lock.
     pub fn notify(&self, n: u32) -> Result<(), SyncError> {
-        // SKELETON: // TODO: wake up to `n` waiters; NotOwner when the caller does not hold the
-        // SKELETON: // lock.
-        // SKELETON: todo!(
-        // SKELETON:     "notify {n} waiters (sequence {})",
-        // SKELETON:     self.state.sequence.load(Ordering::Relaxed)
-        // SKELETON: )
+        // SKELETON: // TODO: pick the `n` waiters that have waited longest (fewer if fewer wait;
+        // SKELETON: // skip, and free, the slots of dead processes) and wake exactly those;
+        // SKELETON: // NotOwner when the caller does not hold the lock.
+        // SKELETON: todo!("notify {n} of the {} waiting", self.n_waiting())
         // BEGIN SOLUTION
         if !self.is_mine() {
             return Err(SyncError::NotOwner);
         }
-        self.state.sequence.fetch_add(1, Ordering::Release);
-        futex::wake(&self.state.sequence, n);
+        let mut woken = 0;
+        while woken < n {
+            // Relaxed loads: WAITING slots change only under the lock, which we hold.
+            let oldest = self
+                .state
+                .slots
+                .iter()
+                .filter(|slot| slot.state.load(Ordering::Relaxed) == WAITING)
+                .min_by_key(|slot| slot.ticket.load(Ordering::Relaxed));
+            let Some(slot) = oldest else { break };
+            if !slot.waiter_alive() {
+                // Killed in its wait: nobody will ever free the slot but us.
+                slot.state.store(FREE, Ordering::Relaxed);
+                continue;
+            }
+            // Release: pairs with the waiter's Acquire load. The change comes before
+            // the wake, so a waiter that is not asleep yet sees it and never sleeps.
+            slot.state.store(NOTIFIED, Ordering::Release);
+            futex::wake(&slot.state, 1);
+            woken += 1;
+        }
         Ok(())
         // END SOLUTION
     }
@@ -185,7 +364,7 @@ impl Condition {
         mut predicate: impl FnMut() -> bool,
         timeout: Option<Duration>,
     ) -> Result<bool, SyncError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = mpkit::deadline_after(timeout);
         loop {
             if predicate() {
                 return Ok(true);

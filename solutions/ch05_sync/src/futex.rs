@@ -9,7 +9,9 @@
 use std::io;
 use std::ptr;
 use std::sync::atomic::AtomicU32;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,21 +76,28 @@ pub fn wake_all(word: &AtomicU32) -> usize {
     wake(word, u32::MAX)
 }
 
-/// The `CLOCK_MONOTONIC` time `left` from now, for an absolute futex deadline.
-fn monotonic_after(left: std::time::Duration) -> io::Result<libc::timespec> {
+/// The `CLOCK_MONOTONIC` time `left` from now, as the absolute deadline that
+/// `FUTEX_WAIT_BITSET` and `pthread_mutex_clocklock` take. A time too far away to
+/// represent saturates at the largest one (callers turn such timeouts into "no
+/// deadline" first, with [`mpkit::deadline_after`]; this keeps the sum from overflowing
+/// whatever it is given).
+pub fn monotonic_after(left: Duration) -> Result<libc::timespec, Errno> {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // Safety: clock_gettime writes one timespec into a live local.
     if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
-        return Err(io::Error::last_os_error());
+        return Err(Errno::last());
     }
-    let nanos = now.tv_nsec as u64 + u64::from(left.subsec_nanos());
+    // Both are below one second, so the sum fits and carries at most one second.
+    let nanos = now.tv_nsec as u32 + left.subsec_nanos();
+    let secs = libc::time_t::try_from(left.as_secs()).unwrap_or(libc::time_t::MAX);
     Ok(libc::timespec {
-        tv_sec: now.tv_sec
-            + left.as_secs() as libc::time_t
-            + (nanos / 1_000_000_000) as libc::time_t,
-        tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+        tv_sec: now
+            .tv_sec
+            .saturating_add(secs)
+            .saturating_add(libc::time_t::from(nanos / 1_000_000_000)),
+        tv_nsec: libc::c_long::from(nanos % 1_000_000_000),
     })
 }

@@ -1,7 +1,7 @@
 //! Exercise 1: a lock in shared memory, on a futex.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::SyncError;
 use crate::futex::{self, Wake};
@@ -46,13 +46,15 @@ impl Lock {
     }
 
     // ANCHOR: acquire
-    /// Takes the lock, waiting at most `timeout` (`None`: as long as it takes), like
-    /// Python's `acquire(timeout=...)`: `true` when taken, `false` when the time ran out.
+    /// Takes the lock, waiting at most `timeout` (`None` or `Duration::MAX`: as long as
+    /// it takes), like Python's `acquire(timeout=...)`: `true` when taken, `false` when
+    /// the time ran out.
     /// Waits sleep in the kernel; they do not spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // SKELETON: // TODO: true once this process holds the lock, false when the deadline passes
-        // SKELETON: // first. Waiting sleeps in the kernel, never spins, and a release must wake a
-        // SKELETON: // sleeper.
+        // SKELETON: // first (no deadline for `None`, or for a timeout too long to have one, such as
+        // SKELETON: // Duration::MAX). Waiting sleeps in the kernel, never spins, and a release must
+        // SKELETON: // wake a sleeper.
         // SKELETON: todo!(
         // SKELETON:     "acquire the lock (word {}) within {timeout:?}",
         // SKELETON:     self.state.word.load(Ordering::Relaxed)
@@ -65,7 +67,7 @@ impl Lock {
         {
             return Ok(true);
         }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = mpkit::deadline_after(timeout);
         loop {
             // Marking the lock contended before sleeping makes the holder's release wake
             // someone; if the lock was free, the swap took it.

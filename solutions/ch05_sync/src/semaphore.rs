@@ -1,7 +1,7 @@
 //! Exercise 3: counting semaphores, and the bounded one's exact release.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::SyncError;
 use crate::futex::{self, Wake};
@@ -72,18 +72,20 @@ impl Semaphore {
     }
 
     // ANCHOR: acquire
-    /// Takes one, waiting at most `timeout` (`None`: as long as it takes) while the
-    /// value is 0: `true` when taken. Sleeps in the kernel; does not spin.
+    /// Takes one, waiting at most `timeout` (`None` or `Duration::MAX`: as long as it
+    /// takes) while the value is 0: `true` when taken. Sleeps in the kernel; does not
+    /// spin.
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // SKELETON: // TODO: take one and return true as soon as the value is above 0; false when
-        // SKELETON: // the deadline passes first. Sleep in the kernel while the value is 0: a
-        // SKELETON: // release must wake a sleeper, never miss one.
+        // SKELETON: // the deadline passes first (no deadline for `None`, or for a timeout too long
+        // SKELETON: // to have one, such as Duration::MAX). Sleep in the kernel while the value is
+        // SKELETON: // 0: a release must wake a sleeper, never miss one.
         // SKELETON: todo!(
         // SKELETON:     "take one from the semaphore (value {}) within {timeout:?}",
         // SKELETON:     self.value()
         // SKELETON: )
         // BEGIN SOLUTION
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = mpkit::deadline_after(timeout);
         loop {
             if self.try_acquire() {
                 return Ok(true);
