@@ -18,5 +18,6 @@ macro_rules! chapter {
 chapter!(ch01_setup, ch01_setup_solution);
 chapter!(ch02_first_taste, ch02_first_taste_solution);
 chapter!(ch03_lifecycle, ch03_lifecycle_solution);
+chapter!(ch04_pipes_queues, ch04_pipes_queues_solution);
 chapter!(ch05_sync, ch05_sync_solution);
 chapter!(ch06_shared_memory, ch06_shared_memory_solution);

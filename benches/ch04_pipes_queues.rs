@@ -1,0 +1,752 @@
+//! Chapter 4's connections and queues, next to raw file descriptors, `ipc-channel` and
+//! CPython's `multiprocessing`.
+//!
+//! Run it (release build) from the workspace root:
+//!
+//! ```text
+//! cargo bench --bench ch04_pipes_queues
+//! ```
+//!
+//! Two processes on this 2-CPU machine run at very different speeds depending on
+//! whether they share a CPU (every message is then a context switch) or not (every
+//! message is then a wake-up of a sleeping CPU, or none when the other side spins in
+//! its loop), so every figure is measured twice: both processes pinned to CPU 0
+//! ("same CPU"), and the parent on CPU 0 with the child on CPU 1 ("split"), with
+//! `sched_setaffinity`. In one run, with `ch04_pipes_queues_solution`:
+//!
+//! 1. **Round trip** of an 8-byte message: the parent sends, the child sends the same
+//!    bytes back; 2 000 warm-up trips, then the median of 20 000. Over a raw stream
+//!    socketpair (`write` + `read` of 8 bytes), a raw pair of pipes, a `Connection`
+//!    (`send_bytes` + `recv_bytes`), two `ipc-channel` channels, and CPython's
+//!    `Pipe()`. Targets: at most 1.15x the raw socketpair, no slower than
+//!    ipc-channel, at least 2x faster than CPython.
+//! 2. **Queue throughput**, one producer (the child) and one consumer (the parent), 200
+//!    000 `u64` items: a `Queue`, a `RingQueue`, an `ipc-channel` channel, a raw pipe
+//!    (one 8-byte `write` per item, the reader reads 64 KiB at a time), and CPython's
+//!    `Queue` (50 000 items). Items per second, from the producer's start signal to
+//!    the last get; best of 3. The producer's writes per put and the consumer's reads
+//!    per get come from `/proc/<pid>/io`. Targets: the `Queue` at least 10x CPython and
+//!    1.25x ipc-channel, one system call per put; the ring at least 5 M items/s.
+//! 3. **16 MiB messages**: 16 of them through a one-way pipe (`send_bytes` +
+//!    `recv_bytes`), in GB/s (1e9 bytes), beside a plain 16 MiB `memcpy` in one process
+//!    and CPython's `send_bytes` + `recv_bytes` (4 messages).
+//!
+//! Every wait has a deadline (30 s for a child, 2 min for the Python script); a child
+//! that does not exit with 0 fails the bench. The binary is `harness = false`, so it
+//! runs on one thread and forking from it is safe (checked before the first fork).
+//! The figures go to `book/figures/ch04_pipes_queues.json` for the book. Other load on
+//! the machine lands on them: run it twice before trusting a "not met".
+
+mod common;
+
+use std::hint::black_box;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use ch04_pipes_queues_solution::{MpQueue, Pipe, Queue, RingQueue};
+use common::{assert_single_threaded, json_number, json_string, quantile, run_python};
+use mpkit::Child;
+
+const WARMUP_TRIPS: usize = 2_000;
+const TRIPS: usize = 20_000;
+const ITEMS: u64 = 200_000;
+const QUEUE_RUNS: usize = 3;
+const BIG: usize = 16 << 20;
+const BIG_COUNT: usize = 16;
+const CHILD_DEADLINE: Duration = Duration::from_secs(30);
+const PYTHON_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Where the child runs: the parent is always on CPU 0.
+#[derive(Clone, Copy)]
+enum Placement {
+    Same,
+    Split,
+}
+
+impl Placement {
+    fn child_cpu(self) -> usize {
+        match self {
+            Placement::Same => 0,
+            Placement::Split => 1,
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Placement::Same => "same",
+            Placement::Split => "split",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Placement::Same => "same CPU",
+            Placement::Split => "split",
+        }
+    }
+}
+
+/// Pins the calling process to `cpu`.
+fn pin(cpu: usize) {
+    set_affinity(&[cpu]);
+}
+
+/// Lets the calling process run on any of `cpus`.
+fn set_affinity(cpus: &[usize]) {
+    // Safety: a zeroed cpu_set_t is an empty set; CPU_SET and sched_setaffinity read
+    // and write only that live local.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(rc, 0, "sched_setaffinity({cpus:?}) failed");
+    }
+}
+
+/// Forks a child pinned to `placement`'s CPU that runs `body`.
+fn child(placement: Placement, body: impl FnOnce()) -> Child {
+    mpkit::fork_child(|| {
+        pin(placement.child_cpu());
+        body();
+    })
+    .expect("fork_child failed")
+}
+
+/// Reaps `child` within the deadline; panics unless it exited with 0.
+fn join_ok(mut child: Child, what: &str) {
+    match child
+        .wait_timeout(CHILD_DEADLINE)
+        .expect("wait_timeout failed")
+    {
+        Some(status) if status.success() => {}
+        Some(status) => panic!("{what}: the child ended with {status}"),
+        None => panic!("{what}: the child was still running after {CHILD_DEADLINE:?}"),
+    }
+}
+
+/// `write(2)` of all of `bytes`.
+fn write_fd(fd: RawFd, bytes: &[u8]) {
+    // Safety: the fd is open for the whole call.
+    mpkit::write_all(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, bytes).expect("write");
+}
+
+/// `read(2)` until `buf` is full.
+fn read_fd(fd: RawFd, buf: &mut [u8]) {
+    let mut got = 0;
+    while got < buf.len() {
+        // Safety: reads into the live rest of `buf`.
+        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        assert!(n > 0, "read failed or hit end-of-file");
+        got += n as usize;
+    }
+}
+
+/// Times `trips` round trips after `WARMUP_TRIPS`, returns the median in microseconds.
+fn median_trip(mut trip: impl FnMut()) -> f64 {
+    for _ in 0..WARMUP_TRIPS {
+        trip();
+    }
+    let mut micros: Vec<f64> = (0..TRIPS)
+        .map(|_| {
+            let t0 = Instant::now();
+            trip();
+            t0.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    micros.sort_by(f64::total_cmp);
+    quantile(&micros, 0.5)
+}
+
+const TOTAL_TRIPS: usize = WARMUP_TRIPS + TRIPS;
+
+fn roundtrip_socketpair(placement: Placement) -> f64 {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    raw_roundtrip(
+        placement,
+        (a.as_raw_fd(), a.as_raw_fd()),
+        (b.as_raw_fd(), b.as_raw_fd()),
+    )
+}
+
+fn roundtrip_pipes(placement: Placement) -> f64 {
+    let (r1, w1) = nix::unistd::pipe().expect("pipe");
+    let (r2, w2) = nix::unistd::pipe().expect("pipe");
+    let fds = [&r1, &w1, &r2, &w2].map(|fd: &OwnedFd| fd.as_raw_fd());
+    raw_roundtrip(placement, (fds[2], fds[1]), (fds[0], fds[3]))
+}
+
+/// The parent writes on `here.1` and reads `here.0`; the child reads `there.0` and
+/// writes `there.1`.
+fn raw_roundtrip(placement: Placement, here: (RawFd, RawFd), there: (RawFd, RawFd)) -> f64 {
+    let echo = child(placement, || {
+        let mut buf = [0u8; 8];
+        for _ in 0..TOTAL_TRIPS {
+            read_fd(there.0, &mut buf);
+            write_fd(there.1, &buf);
+        }
+    });
+    let mut buf = [0u8; 8];
+    let median = median_trip(|| {
+        write_fd(here.1, b"12345678");
+        read_fd(here.0, &mut buf);
+    });
+    join_ok(echo, "raw round trip");
+    median
+}
+
+fn roundtrip_connection(placement: Placement) -> f64 {
+    let (mut here, mut there) = Pipe::duplex().expect("Pipe::duplex");
+    let echo = child(placement, || {
+        for _ in 0..TOTAL_TRIPS {
+            let message = there.recv_bytes().expect("recv_bytes");
+            there.send_bytes(&message).expect("send_bytes");
+        }
+    });
+    let median = median_trip(|| {
+        here.send_bytes(b"12345678").expect("send_bytes");
+        black_box(here.recv_bytes().expect("recv_bytes"));
+    });
+    join_ok(echo, "Connection round trip");
+    median
+}
+
+fn roundtrip_ipc_channel(placement: Placement) -> f64 {
+    let (ping_tx, ping_rx) = ipc_channel::ipc::channel::<[u8; 8]>().expect("ipc channel");
+    let (pong_tx, pong_rx) = ipc_channel::ipc::channel::<[u8; 8]>().expect("ipc channel");
+    let echo = child(placement, || {
+        for _ in 0..TOTAL_TRIPS {
+            let message = ping_rx.recv().expect("ipc recv");
+            pong_tx.send(message).expect("ipc send");
+        }
+    });
+    let median = median_trip(|| {
+        ping_tx.send(*b"12345678").expect("ipc send");
+        black_box(pong_rx.recv().expect("ipc recv"));
+    });
+    join_ok(echo, "ipc-channel round trip");
+    median
+}
+
+/// A one-byte start signal from the producer: the clock starts when it arrives.
+struct Start {
+    read_end: OwnedFd,
+    write_end: OwnedFd,
+}
+
+impl Start {
+    fn new() -> Start {
+        let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+        Start {
+            read_end,
+            write_end,
+        }
+    }
+
+    fn go(&self) {
+        write_fd(self.write_end.as_raw_fd(), b"!");
+    }
+
+    fn wait(&self) -> Instant {
+        read_fd(self.read_end.as_raw_fd(), &mut [0u8; 1]);
+        Instant::now()
+    }
+}
+
+/// Read and write system calls made so far by process `pid` (from `/proc/<pid>/io`).
+fn syscalls(pid: &str) -> (u64, u64) {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("/proc/<pid>/io");
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a field of /proc/<pid>/io")
+    };
+    (field("syscr:"), field("syscw:"))
+}
+
+/// One run of `ITEMS` items through a queue; items per second, and the producer's
+/// writes per put and the consumer's reads per get.
+fn queue_once<Q: MpQueue<u64>>(placement: Placement, queue: Q) -> (f64, f64, f64) {
+    let start = Start::new();
+    let (report_r, report_w) = nix::unistd::pipe().expect("pipe");
+    let producer = child(placement, || {
+        let before = syscalls("self").1;
+        start.go();
+        for k in 0..ITEMS {
+            queue.put(&k, None).expect("put");
+        }
+        let writes = syscalls("self").1 - before - 1;
+        write_fd(report_w.as_raw_fd(), &writes.to_le_bytes());
+    });
+    let t0 = start.wait();
+    let reads_before = syscalls("self").0;
+    for k in 0..ITEMS {
+        assert_eq!(
+            queue.get(None).expect("get"),
+            k,
+            "an item came out of order"
+        );
+    }
+    let elapsed = t0.elapsed();
+    let reads = syscalls("self").0 - reads_before;
+    let mut writes = [0u8; 8];
+    read_fd(report_r.as_raw_fd(), &mut writes);
+    join_ok(producer, "queue");
+    let per_item = |n: u64| n as f64 / ITEMS as f64;
+    (
+        ITEMS as f64 / elapsed.as_secs_f64(),
+        per_item(u64::from_le_bytes(writes)),
+        per_item(reads),
+    )
+}
+
+fn rate_ipc_channel(placement: Placement) -> f64 {
+    let (tx, rx) = ipc_channel::ipc::channel::<u64>().expect("ipc channel");
+    let start = Start::new();
+    let producer = child(placement, || {
+        start.go();
+        for k in 0..ITEMS {
+            tx.send(k).expect("ipc send");
+        }
+    });
+    let t0 = start.wait();
+    for k in 0..ITEMS {
+        assert_eq!(rx.recv().expect("ipc recv"), k);
+    }
+    let elapsed = t0.elapsed();
+    join_ok(producer, "ipc-channel");
+    ITEMS as f64 / elapsed.as_secs_f64()
+}
+
+fn rate_raw_pipe(placement: Placement) -> f64 {
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    let start = Start::new();
+    let producer = child(placement, || {
+        start.go();
+        for k in 0..ITEMS {
+            write_fd(w.as_raw_fd(), &k.to_le_bytes());
+        }
+    });
+    let t0 = start.wait();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut left = ITEMS as usize * 8;
+    while left > 0 {
+        let want = buf.len().min(left);
+        // Safety: reads into the live buffer.
+        let n = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), want) };
+        assert!(n > 0, "raw pipe read failed");
+        left -= n as usize;
+    }
+    let elapsed = t0.elapsed();
+    join_ok(producer, "raw pipe");
+    ITEMS as f64 / elapsed.as_secs_f64()
+}
+
+fn best_of(runs: usize, mut once: impl FnMut() -> f64) -> f64 {
+    (0..runs).map(|_| once()).fold(0.0, f64::max)
+}
+
+/// GB/s of `BIG_COUNT` messages of 16 MiB through a one-way pipe.
+fn big_connection(placement: Placement) -> f64 {
+    let (mut reader, mut writer) = Pipe::one_way().expect("Pipe::one_way");
+    let sender = child(placement, || {
+        let message = vec![7u8; BIG];
+        for _ in 0..BIG_COUNT {
+            writer.send_bytes(&message).expect("send_bytes");
+        }
+    });
+    writer.close();
+    let t0 = Instant::now();
+    for _ in 0..BIG_COUNT {
+        assert_eq!(reader.recv_bytes().expect("recv_bytes").len(), BIG);
+    }
+    let elapsed = t0.elapsed();
+    join_ok(sender, "16 MiB");
+    (BIG * BIG_COUNT) as f64 / elapsed.as_secs_f64() / 1e9
+}
+
+/// GB/s of a plain 16 MiB copy in this process, best of 10.
+fn memcpy_rate() -> f64 {
+    let from = vec![7u8; BIG];
+    let mut to = vec![0u8; BIG];
+    let mut best = f64::INFINITY;
+    for _ in 0..10 {
+        let t0 = Instant::now();
+        to.copy_from_slice(black_box(&from));
+        black_box(&mut to);
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    BIG as f64 / best / 1e9
+}
+
+/// One placement's figures.
+struct Measured {
+    socketpair_us: f64,
+    pipes_us: f64,
+    connection_us: f64,
+    ipc_us: f64,
+    queue_per_s: f64,
+    writes_per_put: f64,
+    reads_per_get: f64,
+    ring_per_s: f64,
+    ipc_per_s: f64,
+    raw_pipe_per_s: f64,
+    big_gb_s: f64,
+}
+
+fn measure(placement: Placement) -> Measured {
+    pin(0);
+    let socketpair_us = roundtrip_socketpair(placement);
+    let pipes_us = roundtrip_pipes(placement);
+    let connection_us = roundtrip_connection(placement);
+    let ipc_us = roundtrip_ipc_channel(placement);
+    let mut queue = (0.0, 0.0, 0.0);
+    for _ in 0..QUEUE_RUNS {
+        let run = queue_once(placement, Queue::<u64>::new().expect("Queue::new"));
+        if run.0 > queue.0 {
+            queue = run;
+        }
+    }
+    let ring_per_s = best_of(QUEUE_RUNS, || {
+        queue_once(placement, RingQueue::<u64>::new().expect("RingQueue::new")).0
+    });
+    let ipc_per_s = best_of(QUEUE_RUNS, || rate_ipc_channel(placement));
+    let raw_pipe_per_s = best_of(QUEUE_RUNS, || rate_raw_pipe(placement));
+    let big_gb_s = big_connection(placement);
+    Measured {
+        socketpair_us,
+        pipes_us,
+        connection_us,
+        ipc_us,
+        queue_per_s: queue.0,
+        writes_per_put: queue.1,
+        reads_per_get: queue.2,
+        ring_per_s,
+        ipc_per_s,
+        raw_pipe_per_s,
+        big_gb_s,
+    }
+}
+
+fn main() {
+    assert_single_threaded();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    assert!(cores >= 2, "the bench pins its processes to CPUs 0 and 1");
+    let placements = [Placement::Same, Placement::Split];
+    let measured: Vec<Measured> = placements.iter().map(|&p| measure(p)).collect();
+    let memcpy_gb_s = memcpy_rate();
+    // The Python script pins its own processes; it inherits this one's affinity.
+    set_affinity(&[0, 1]);
+    let python = run_python("pipes_queues.py", &[], PYTHON_DEADLINE);
+    let py = |key: &str| {
+        python.as_ref().ok().map(|line| {
+            json_number(line, key).unwrap_or_else(|| panic!("pipes_queues.py: no {key}"))
+        })
+    };
+
+    let mut figures = Figures::new("ch04_pipes_queues");
+    println!();
+    println!("ch04_pipes_queues_solution beside raw fds, ipc-channel and CPython; cores: {cores}");
+    for (placement, m) in placements.iter().zip(&measured) {
+        let key = placement.key();
+        let cpython_us = py(&format!("roundtrip_{key}_us"));
+        let cpython_per_s = py(&format!("queue_{key}_per_s"));
+        let cpython_gb_s = py(&format!("big_{key}_gb_s"));
+        println!("\n{} ({}):", placement.label(), key);
+        println!(
+            "  8-byte round trip, median: Connection {:.1} µs | raw socketpair {:.1} µs | raw \
+             pipes {:.1} µs | ipc-channel {:.1} µs | CPython {}",
+            m.connection_us,
+            m.socketpair_us,
+            m.pipes_us,
+            m.ipc_us,
+            cpython_us.map_or("skipped".into(), |v| format!("{v:.1} µs"))
+        );
+        check(
+            "round trip ≤ 1.15x raw socketpair",
+            m.connection_us <= 1.15 * m.socketpair_us,
+            m.connection_us / m.socketpair_us,
+        );
+        check(
+            "round trip ≤ ipc-channel",
+            m.connection_us <= m.ipc_us,
+            m.connection_us / m.ipc_us,
+        );
+        if let Some(cpython_us) = cpython_us {
+            check(
+                "round trip ≥ 2x faster than CPython",
+                cpython_us >= 2.0 * m.connection_us,
+                cpython_us / m.connection_us,
+            );
+            figures.ratio(
+                &format!("roundtrip_{key}_speedup_vs_cpython"),
+                cpython_us / m.connection_us,
+            );
+            figures.micros(&format!("roundtrip_{key}_cpython_us"), cpython_us);
+        }
+        figures.micros(&format!("roundtrip_{key}_connection_us"), m.connection_us);
+        figures.micros(&format!("roundtrip_{key}_socketpair_us"), m.socketpair_us);
+        figures.micros(&format!("roundtrip_{key}_pipes_us"), m.pipes_us);
+        figures.micros(&format!("roundtrip_{key}_ipc_channel_us"), m.ipc_us);
+        figures.ratio(
+            &format!("roundtrip_{key}_vs_socketpair"),
+            m.connection_us / m.socketpair_us,
+        );
+
+        println!(
+            "  1 producer, 1 consumer, {ITEMS} u64: Queue {} ({:.2} writes/put, {:.2} \
+             reads/get) | RingQueue {} | ipc-channel {} | raw pipe {} | CPython {}",
+            per_s(m.queue_per_s),
+            m.writes_per_put,
+            m.reads_per_get,
+            per_s(m.ring_per_s),
+            per_s(m.ipc_per_s),
+            per_s(m.raw_pipe_per_s),
+            cpython_per_s.map_or("skipped".into(), per_s)
+        );
+        check(
+            "Queue ≥ 1.25x ipc-channel",
+            m.queue_per_s >= 1.25 * m.ipc_per_s,
+            m.queue_per_s / m.ipc_per_s,
+        );
+        check(
+            "RingQueue ≥ 5 M items/s",
+            m.ring_per_s >= 5e6,
+            m.ring_per_s / 5e6,
+        );
+        check(
+            "Queue: 1 write per put",
+            m.writes_per_put <= 1.0,
+            m.writes_per_put,
+        );
+        if let Some(cpython_per_s) = cpython_per_s {
+            check(
+                "Queue ≥ 10x CPython",
+                m.queue_per_s >= 10.0 * cpython_per_s,
+                m.queue_per_s / cpython_per_s,
+            );
+            figures.rate(&format!("queue_{key}_cpython_per_s"), cpython_per_s);
+            figures.ratio(
+                &format!("queue_{key}_speedup_vs_cpython"),
+                m.queue_per_s / cpython_per_s,
+            );
+            figures.ratio(
+                &format!("ring_{key}_speedup_vs_cpython"),
+                m.ring_per_s / cpython_per_s,
+            );
+        }
+        figures.rate(&format!("queue_{key}_per_s"), m.queue_per_s);
+        figures.rate(&format!("ring_{key}_per_s"), m.ring_per_s);
+        figures.rate(&format!("queue_{key}_ipc_channel_per_s"), m.ipc_per_s);
+        figures.rate(&format!("queue_{key}_raw_pipe_per_s"), m.raw_pipe_per_s);
+        figures.ratio(
+            &format!("queue_{key}_vs_ipc_channel"),
+            m.queue_per_s / m.ipc_per_s,
+        );
+        figures.plain(
+            &format!("queue_{key}_writes_per_put"),
+            m.writes_per_put,
+            "",
+            2,
+        );
+        figures.plain(
+            &format!("queue_{key}_reads_per_get"),
+            m.reads_per_get,
+            "",
+            2,
+        );
+
+        println!(
+            "  16 MiB messages: Connection {:.2} GB/s | memcpy {:.2} GB/s | CPython {}",
+            m.big_gb_s,
+            memcpy_gb_s,
+            cpython_gb_s.map_or("skipped".into(), |v| format!("{v:.2} GB/s"))
+        );
+        figures.plain(&format!("big_{key}_gb_s"), m.big_gb_s, " GB/s", 2);
+        if let Some(cpython_gb_s) = cpython_gb_s {
+            figures.plain(&format!("big_{key}_cpython_gb_s"), cpython_gb_s, " GB/s", 2);
+        }
+    }
+    figures.plain("memcpy_gb_s", memcpy_gb_s, " GB/s", 1);
+    match &python {
+        Ok(line) => println!(
+            "\nbaseline: {}",
+            json_string(line, "implementation").unwrap_or_default()
+        ),
+        Err(why) => println!("\nCPython comparison skipped: {why}"),
+    }
+    let path = figures.write();
+    println!("figures written to {path}");
+}
+
+fn per_s(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} M/s", value / 1e6)
+    } else {
+        format!("{:.0} k/s", value / 1e3)
+    }
+}
+
+fn check(target: &str, met: bool, ratio: f64) {
+    let verdict = if met { "met" } else { "NOT MET" };
+    println!("    target {target}: {verdict} ({ratio:.2})");
+}
+
+/// The figures file the book quotes (`book/figures/<bench>.json`, the shape of
+/// FIGURES.md), written here until the shared writer lands in `benches/common`.
+struct Figures {
+    bench: &'static str,
+    entries: Vec<(String, f64, String, String)>,
+}
+
+impl Figures {
+    fn new(bench: &'static str) -> Figures {
+        Figures {
+            bench,
+            entries: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, key: &str, value: f64, unit: &str, text: String) {
+        self.entries
+            .push((key.to_owned(), value, unit.to_owned(), text));
+    }
+
+    fn micros(&mut self, key: &str, value: f64) {
+        self.add(key, value, "µs", format!("{value:.1} µs"));
+    }
+
+    fn ratio(&mut self, key: &str, value: f64) {
+        let text = if value >= 10.0 {
+            format!("{value:.0}×")
+        } else {
+            format!("{value:.2}×")
+        };
+        self.add(key, value, "x", text);
+    }
+
+    fn rate(&mut self, key: &str, value: f64) {
+        let text = if value >= 1e6 {
+            format!("{:.2} M messages/s", value / 1e6)
+        } else {
+            format!("{:.0} k messages/s", value / 1e3)
+        };
+        self.add(key, value, "msg/s", text);
+    }
+
+    fn plain(&mut self, key: &str, value: f64, unit: &str, decimals: usize) {
+        let text = format!("{value:.decimals$}{unit}");
+        self.add(key, value, unit.trim(), text);
+    }
+
+    fn write(&self) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("model name"))
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+            .unwrap_or_default();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let figures: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(key, value, unit, text)| {
+                format!(
+                    "    {}: {{ \"value\": {}, \"unit\": {}, \"text\": {} }}",
+                    quote(key),
+                    round(*value),
+                    quote(unit),
+                    quote(text)
+                )
+            })
+            .collect();
+        let json = format!(
+            "{{\n  \"bench\": {},\n  \"date\": {},\n  \"machine\": {{ \"cores\": {cores}, \"cpu\": {}, \"kernel\": {} }},\n  \"source_digest\": {},\n  \"figures\": {{\n{}\n  }}\n}}\n",
+            quote(self.bench),
+            quote(&today()),
+            quote(&cpu),
+            quote(kernel.trim()),
+            quote(&source_digest(root)),
+            figures.join(",\n")
+        );
+        let path = root
+            .join("book/figures")
+            .join(format!("{}.json", self.bench));
+        std::fs::create_dir_all(path.parent().unwrap()).expect("create book/figures");
+        std::fs::write(&path, json).expect("write the figures file");
+        path.display().to_string()
+    }
+}
+
+/// `value` with 4 significant digits, as JSON.
+fn round(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return "0".into();
+    }
+    let digits = (3 - value.abs().log10().floor() as i32).max(0) as usize;
+    format!("{value:.digits$}")
+}
+
+fn quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// FNV-1a (64 bits) over the bench's sources: this file, its Python script, and the
+/// shared helpers of both languages.
+fn source_digest(root: &std::path::Path) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in [
+        "benches/ch04_pipes_queues.rs",
+        "benches/pipes_queues.py",
+        "benches/common/mod.rs",
+        "benches/bench_common.py",
+    ] {
+        let bytes = std::fs::read(root.join(file)).unwrap_or_default();
+        for byte in file.bytes().chain(bytes) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("fnv1a64:{hash:016x}")
+}
