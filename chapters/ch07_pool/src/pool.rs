@@ -161,7 +161,7 @@ impl Worker {
 }
 
 /// Where a pool is in its life.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     /// Takes tasks.
     Running,

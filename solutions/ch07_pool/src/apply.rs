@@ -105,7 +105,9 @@ impl<T> AsyncResult<T> {
         // SKELETON: todo!("get a result within {timeout:?}")
         // BEGIN SOLUTION
         let cell = &self.cell;
-        if !drive_until(&self.core, deadline_after(timeout), || cell.borrow().is_final())? {
+        if !drive_until(&self.core, deadline_after(timeout), || {
+            cell.borrow().is_final()
+        })? {
             return Err(PoolError::Timeout);
         }
         (self.decode)(&cell.borrow())

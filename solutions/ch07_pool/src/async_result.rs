@@ -17,7 +17,9 @@ impl<T: 'static> AsyncResult<T> {
         // SKELETON: todo!("wait for a result within {timeout:?}")
         // BEGIN SOLUTION
         let cell = &self.cell;
-        drive_until(&self.core, deadline_after(timeout), || cell.borrow().is_final())
+        drive_until(&self.core, deadline_after(timeout), || {
+            cell.borrow().is_final()
+        })
         // END SOLUTION
     }
 
@@ -28,7 +30,9 @@ impl<T: 'static> AsyncResult<T> {
         // SKELETON: todo!("is the result ready?")
         // BEGIN SOLUTION
         let cell = &self.cell;
-        drive_until(&self.core, Some(Instant::now()), || cell.borrow().is_final())
+        drive_until(&self.core, Some(Instant::now()), || {
+            cell.borrow().is_final()
+        })
         // END SOLUTION
     }
 
@@ -62,7 +66,10 @@ impl<T: 'static> AsyncResult<T> {
     /// Calls `error_callback` with the reason once the result is final and failed
     /// (Python's `error_callback=`); it runs as `callback` does. A pool terminated
     /// runs no callback.
-    pub fn error_callback(self, error_callback: impl FnOnce(TaskError) + 'static) -> AsyncResult<T> {
+    pub fn error_callback(
+        self,
+        error_callback: impl FnOnce(TaskError) + 'static,
+    ) -> AsyncResult<T> {
         self.on_final(move |result| {
             if let Err(PoolError::Task(err)) = result {
                 error_callback(err);

@@ -84,7 +84,7 @@ impl std::error::Error for TaskError {}
 
 /// What can go wrong when using a pool. Python raises `ValueError`, `TimeoutError` or
 /// the task's exception for the same cases.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PoolError {
     /// `processes` was 0 (Python: "Number of processes must be at least 1").
     InvalidProcesses,
@@ -108,7 +108,21 @@ pub enum PoolError {
     /// The task's arguments could not be encoded; nothing was sent.
     Encode(String),
     /// A system call failed (`fork`, `poll`, a socket).
-    Os(Errno),
+    Os(#[serde(with = "errno_number")] Errno),
+}
+
+/// An `Errno` crosses a pipe as its number.
+mod errno_number {
+    use nix::errno::Errno;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(errno: &Errno, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(*errno as i32)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Errno, D::Error> {
+        i32::deserialize(d).map(Errno::from_raw)
+    }
 }
 
 impl fmt::Display for PoolError {

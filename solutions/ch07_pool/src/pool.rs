@@ -161,7 +161,7 @@ impl Worker {
 }
 
 /// Where a pool is in its life.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum State {
     /// Takes tasks.
     Running,
@@ -320,7 +320,12 @@ impl Inner {
     /// Queues `task`, whose outcome is chunk `chunk` of `cell`, and hands out what
     /// the workers have room for. `NotRunning` unless the pool runs; the pool's error
     /// when it is broken; `Encode` for a task too long for one message.
-    pub(crate) fn submit(&mut self, task: Task, cell: &CellRef, chunk: usize) -> Result<(), PoolError> {
+    pub(crate) fn submit(
+        &mut self,
+        task: Task,
+        cell: &CellRef,
+        chunk: usize,
+    ) -> Result<(), PoolError> {
         self.check_running()?;
         let frame = postcard::to_stdvec(&task).map_err(|e| PoolError::Encode(e.to_string()))?;
         if frame.len() > DEFAULT_MAX_MESSAGE {

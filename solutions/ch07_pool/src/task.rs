@@ -148,7 +148,10 @@ pub fn decode_in_worker<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, TaskErro
 }
 
 /// The postcard bytes of a task's result, in `worker`: `Encode` otherwise.
-pub fn encode_in_worker<T: Serialize + ?Sized>(value: &T, worker: &str) -> Result<Vec<u8>, TaskError> {
+pub fn encode_in_worker<T: Serialize + ?Sized>(
+    value: &T,
+    worker: &str,
+) -> Result<Vec<u8>, TaskError> {
     postcard::to_stdvec(value).map_err(|e| TaskError::Encode {
         worker: worker.to_owned(),
         message: e.to_string(),

@@ -1,0 +1,1030 @@
+//! Chapter 7, Pool: workers, asynchronous results, timeouts, and workers that die.
+//!
+//! `cargo test --test ch07_pool` grades chapters/ch07_pool; add `--features solutions`
+//! to run the same tests against the reference solution. Test names start with the
+//! exercise id: `cargo test --test ch07_pool ex5`.
+//!
+//! Nothing here waits on luck. A task that must be running while the test does
+//! something blocks on a pipe (a "gate") the test opens, and tells the test it
+//! started by writing its pid to another pipe; parallelism is proven by every task
+//! having started before any is let go. A pid the test signals is first checked to be
+//! a live child of the test's process.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mpkit::testkit::{isolated, proptest_config, reap};
+use mpkit::{fork_child, ExitStatus};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use workbook::ch07_pool::{
+    current_process, default_chunksize, heavy, log_to_fd, next_child_identity, serve, Pipe, Pool,
+    PoolError, Reply, State, Task, TaskError, WorkerSetup, CHUNKS_AHEAD_PER_WORKER,
+};
+
+/// How long a test waits for something that must happen soon (a task to start, a
+/// line to arrive); well inside the exercise's deadline.
+const SOON: Duration = Duration::from_secs(3);
+/// How long a blocked call is watched, and the most CPU it may use meanwhile (clock
+/// ticks of 10 ms).
+const BLOCKED_FOR: Duration = Duration::from_millis(300);
+const BLOCKED_MAX_TICKS: u64 = 5;
+
+// ---- Tasks (plain functions: only `fn` pointers cross to a worker) ----------------------
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn my_pid(_: ()) -> i32 {
+    std::process::id() as i32
+}
+
+fn my_name(_: ()) -> String {
+    current_process().name
+}
+
+fn boom(x: u32) -> u32 {
+    panic!("boom {x}")
+}
+
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+fn kill_myself(signal: i32) -> u32 {
+    // Safety: raise sends a signal to this very process.
+    unsafe { libc::raise(signal) };
+    unreachable!("signal {signal} did not end the worker")
+}
+
+fn abort_myself(_: ()) -> u32 {
+    std::process::abort()
+}
+
+fn exit_myself(code: i32) -> u32 {
+    mpkit::exit(code)
+}
+
+/// Tells the test it started (its pid, 4 bytes, on `started`), then waits for one
+/// byte on `go`; returns its pid. `fds` = (started's write end, go's read end).
+fn gated(fds: (i32, i32)) -> i32 {
+    let pid = std::process::id() as i32;
+    write_fd(fds.0, &pid.to_le_bytes());
+    let mut byte = [0u8; 1];
+    loop {
+        // Safety: reads into a live one-byte buffer from an fd this worker inherited.
+        let n = unsafe { libc::read(fds.1, byte.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            return pid;
+        }
+        assert!(
+            n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted,
+            "the gate closed"
+        );
+    }
+}
+
+/// Writes `x` as a line on `fd`, then returns `(x, pid)`: who ran what, and how often.
+fn record(args: (i32, u64)) -> (u64, i32) {
+    write_fd(args.0, format!("{}\n", args.1).as_bytes());
+    (args.1, std::process::id() as i32)
+}
+
+/// A value whose `Serialize` always fails.
+#[derive(Debug, Deserialize)]
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+}
+
+fn unencodable(_: ()) -> Unencodable {
+    Unencodable
+}
+
+// ---- Helpers ---------------------------------------------------------------------------
+
+fn write_fd(fd: i32, bytes: &[u8]) {
+    // Safety: the fd is open in this process for the whole call.
+    mpkit::write_all(unsafe { BorrowedFd::borrow_raw(fd) }, bytes).expect("write");
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe().expect("pipe")
+}
+
+/// Reads exactly `n` bytes from `fd`, waiting at most [`SOON`] in all; panics with
+/// `what` when they do not come.
+fn read_exactly(fd: BorrowedFd<'_>, n: usize, what: &str) -> Vec<u8> {
+    let deadline = Instant::now() + SOON;
+    let mut bytes = Vec::new();
+    while bytes.len() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            mpkit::poll_readable(fd, Some(left)).expect("poll") || !left.is_zero(),
+            "{what}: only {} of {n} bytes after {SOON:?}",
+            bytes.len()
+        );
+        let mut buf = vec![0u8; n - bytes.len()];
+        // Safety: reads into a live buffer of its own length.
+        let got = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        assert!(got != 0, "{what}: end of file after {} bytes", bytes.len());
+        if got > 0 {
+            bytes.extend_from_slice(&buf[..got as usize]);
+        }
+    }
+    bytes
+}
+
+/// Two pipes made before the pool (so that its workers inherit them): tasks running
+/// [`gated`] announce themselves on one and wait on the other.
+struct Gates {
+    started: (OwnedFd, OwnedFd),
+    go: (OwnedFd, OwnedFd),
+}
+
+impl Gates {
+    fn new() -> Gates {
+        Gates {
+            started: pipe(),
+            go: pipe(),
+        }
+    }
+
+    /// The argument of [`gated`].
+    fn args(&self) -> (i32, i32) {
+        (self.started.1.as_raw_fd(), self.go.0.as_raw_fd())
+    }
+
+    /// The pids of the next `n` tasks to start; fails when they do not all start
+    /// within [`SOON`] (they cannot, if they do not run at the same time).
+    fn started(&self, n: usize) -> Vec<i32> {
+        read_exactly(self.started.0.as_fd(), 4 * n, "gated tasks starting")
+            .chunks(4)
+            .map(|b| i32::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    }
+
+    /// Lets `n` gated tasks go.
+    fn release(&self, n: usize) {
+        write_fd(self.go.1.as_raw_fd(), &vec![b'!'; n]);
+    }
+
+    /// The raw end a helper process writes to, to let tasks go.
+    fn go_fd(&self) -> i32 {
+        self.go.1.as_raw_fd()
+    }
+}
+
+/// `/proc/<pid>/stat`: (ppid, state), or `None` when there is no such process.
+fn proc_stat(pid: i32) -> Option<(i32, char)> {
+    assert!(pid > 0, "not a process id: {pid}");
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = text.rsplit(')').next()?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((ppid, state))
+}
+
+/// True when `pid` is a live (not zombie) child of this process.
+fn is_live_child(pid: i32) -> bool {
+    pid > 0
+        && proc_stat(pid)
+            .is_some_and(|(ppid, state)| ppid == std::process::id() as i32 && state != 'Z')
+}
+
+/// True when no process `pid` exists any more (not even a zombie).
+fn is_gone(pid: i32) -> bool {
+    proc_stat(pid).is_none()
+}
+
+/// Sends `signal` to a worker, after checking that `pid` is a live child of this
+/// process (a wrong pid from the pool, 0 or -1 included, must never reach kill).
+fn signal_worker(pid: i32, signal: i32) {
+    assert!(
+        is_live_child(pid),
+        "pid {pid} is not a live child of this process"
+    );
+    // Safety: kill takes a pid and a signal; the pid is a live child of ours.
+    assert_eq!(
+        unsafe { libc::kill(pid, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
+}
+
+/// CPU time (user + system, in clock ticks of 10 ms) this process has used so far.
+fn my_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    let rest = stat.rsplit(')').next().expect("comm ends with )");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The threads of this process.
+fn my_threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads: line")
+}
+
+/// Forks a helper that waits `after`, then lets `n` gated tasks go; returns it.
+fn release_later(go_fd: i32, n: usize, after: Duration) -> mpkit::Child {
+    fork_child(move || {
+        std::thread::sleep(after);
+        write_fd(go_fd, &vec![b'!'; n]);
+    })
+    .expect("fork a helper")
+}
+
+/// Runs `call` (which blocks until a helper lets the tasks go after [`BLOCKED_FOR`]),
+/// and checks that it blocked that long and used (almost) no CPU meanwhile.
+fn blocks_without_spinning<T>(gates: &Gates, n: usize, call: impl FnOnce() -> T) -> T {
+    let mut helper = release_later(gates.go_fd(), n, BLOCKED_FOR);
+    let (start, ticks) = (Instant::now(), my_cpu_ticks());
+    let value = call();
+    let (waited, used) = (start.elapsed(), my_cpu_ticks() - ticks);
+    assert_eq!(reap(&mut helper), ExitStatus::Exited(0));
+    assert!(
+        waited >= BLOCKED_FOR - Duration::from_millis(50),
+        "returned after {waited:?}, before the tasks were let go"
+    );
+    assert!(
+        used <= BLOCKED_MAX_TICKS,
+        "the caller spun while it waited: {used} ticks in {waited:?}"
+    );
+    value
+}
+
+fn config(cases: u32) -> proptest::test_runner::Config {
+    proptest_config(cases)
+}
+
+fn pids(pool: &Pool) -> Vec<i32> {
+    pool.workers().iter().map(|w| w.pid).collect()
+}
+
+fn names(pool: &Pool) -> Vec<String> {
+    pool.workers().into_iter().map(|w| w.name).collect()
+}
+
+/// The worker number of `ForkPoolWorker-N`.
+fn worker_number(name: &str) -> u32 {
+    name.strip_prefix("ForkPoolWorker-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a pool worker's name: {name:?}"))
+}
+
+/// How many children this process has started so far (chapter 1's counter).
+fn children_started() -> u32 {
+    let identity = next_child_identity();
+    // Taking a number to read the counter uses one: the next child gets one more.
+    *identity.last().expect("a child identity has a number")
+}
+
+// ---- Exercise 1: heavy -----------------------------------------------------------------
+
+#[test]
+fn ex1_heavy_gives_the_notebooks_numbers() {
+    assert_eq!(heavy(10), 7);
+    assert_eq!(heavy(100), 195);
+    assert_eq!(heavy(1000), 2993);
+}
+
+#[test]
+fn ex1_heavy_of_small_n_by_hand() {
+    // 1; then 1 + (1 + 2) = 4; then 4 + (1 + 3 + 9) = 17.
+    assert_eq!(heavy(2), 0);
+    assert_eq!(heavy(3), 0);
+    assert_eq!(heavy(4), 1);
+}
+
+#[test]
+fn ex1_heavy_of_less_than_two_has_no_logarithm() {
+    for n in [0, 1] {
+        let panicked = std::panic::catch_unwind(|| heavy(n));
+        assert!(panicked.is_err(), "heavy({n}) sums nothing and must panic");
+    }
+}
+
+/// floor(log10) of the exact sum, for sums that fit in a u128.
+fn heavy_u128(n: u32) -> u32 {
+    let mut sum: u128 = 0;
+    for x in 0..n {
+        for y in 0..x {
+            sum += u128::from(x).pow(y);
+        }
+    }
+    let mut digits = 0;
+    while sum >= 10 {
+        sum /= 10;
+        digits += 1;
+    }
+    digits
+}
+
+proptest! {
+    #![proptest_config(config(8))]
+    #[test]
+    fn ex1_heavy_is_exact_where_a_u128_can_check_it(n in 2u32..=26) {
+        prop_assert_eq!(heavy(n), heavy_u128(n));
+    }
+}
+
+// ---- Exercise 2: tasks -----------------------------------------------------------------
+
+#[test]
+fn ex2_a_task_runs_where_it_was_made() {
+    let task = Task::new(square, &12).expect("a task");
+    // Safety: made by Task::new in this very process.
+    let bytes = unsafe { task.run("MainProcess") }.expect("it runs");
+    assert_eq!(postcard::from_bytes::<u64>(&bytes).unwrap(), 144);
+    let pair = Task::new(
+        |(a, b): (String, u8)| format!("{a}{b}"),
+        &("x".to_owned(), 7),
+    )
+    .unwrap();
+    // Safety: as above.
+    let bytes = unsafe { pair.run("MainProcess") }.unwrap();
+    assert_eq!(postcard::from_bytes::<String>(&bytes).unwrap(), "x7");
+}
+
+#[test]
+fn ex2_a_task_made_after_the_fork_runs_in_the_child() {
+    let outcome = isolated(|| {
+        let (mut parent, mut child) = Pipe::duplex().unwrap();
+        let mut worker = fork_child(move || {
+            let task: Task = child.recv().expect("a task");
+            // Safety: the task was made by the parent this process was forked from.
+            let outcome = unsafe { task.run("the child") };
+            child.send(&outcome).unwrap();
+        })
+        .unwrap();
+        // Made after the fork: only its addresses and bytes reach the child.
+        parent.send(&Task::new(square, &9).unwrap()).unwrap();
+        let outcome: Result<Vec<u8>, TaskError> = parent.recv().unwrap();
+        assert_eq!(reap(&mut worker), ExitStatus::Exited(0));
+        outcome
+    });
+    assert_eq!(postcard::from_bytes::<u64>(&outcome.unwrap()).unwrap(), 81);
+}
+
+#[test]
+fn ex2_a_panic_is_an_error_with_the_message_and_the_worker() {
+    let task = Task::new(boom, &3).unwrap();
+    // Safety: made by Task::new in this process.
+    let outcome = unsafe { task.run("ForkPoolWorker-9") };
+    assert_eq!(
+        outcome,
+        Err(TaskError::Panicked {
+            worker: "ForkPoolWorker-9".into(),
+            message: "boom 3".into()
+        })
+    );
+}
+
+#[test]
+fn ex2_a_result_that_does_not_encode_is_an_error() {
+    let task = Task::new(unencodable, &()).unwrap();
+    // Safety: made by Task::new in this process.
+    match unsafe { task.run("ForkPoolWorker-2") } {
+        Err(TaskError::Encode { worker, message }) => {
+            assert_eq!(worker, "ForkPoolWorker-2");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected an Encode error, got {other:?}"),
+    }
+}
+
+#[test]
+fn ex2_arguments_that_do_not_encode_are_an_error_at_once() {
+    fn take(_: Unencodable) -> u8 {
+        0
+    }
+    match Task::new(take, &Unencodable) {
+        Err(PoolError::Encode(why)) => assert!(!why.is_empty()),
+        other => panic!("expected PoolError::Encode, got {other:?}"),
+    }
+}
+
+#[test]
+fn ex2_arguments_of_another_type_are_an_error_not_a_crash() {
+    // A task for a String whose argument bytes are rewritten into bytes that are no
+    // String (not UTF-8): the trampoline says so, and does not panic.
+    let good = Task::new(|s: String| s.len(), &"ab".to_owned()).unwrap();
+    let mut wire = postcard::to_stdvec(&good).unwrap();
+    let args_at = wire.len() - 3;
+    wire.truncate(args_at);
+    wire.extend_from_slice(&[2, 0xac, 0x02]);
+    let bad: Task = postcard::from_bytes(&wire).unwrap();
+    // Safety: only the argument bytes changed; the addresses are Task::new's.
+    match unsafe { bad.run("w") } {
+        Err(TaskError::Decode(_)) => {}
+        other => panic!("expected a Decode error, got {other:?}"),
+    }
+}
+
+#[test]
+fn ex2_an_exit_in_a_task_is_not_caught() {
+    let status = isolated(|| {
+        let mut child = fork_child(|| {
+            let task = Task::new(exit_myself, &7).unwrap();
+            // Safety: made here.
+            let _ = unsafe { task.run("w") };
+            mpkit::exit(1);
+        })
+        .unwrap();
+        reap(&mut child)
+    });
+    assert_eq!(status, ExitStatus::Exited(7));
+}
+
+#[test]
+fn given_chunks_and_star_tasks_keep_the_order() {
+    let chunk = Task::chunk(square, &[1, 2, 3]).unwrap();
+    // Safety: made here.
+    let bytes = unsafe { chunk.run("w") }.unwrap();
+    assert_eq!(postcard::from_bytes::<Vec<u64>>(&bytes).unwrap(), [1, 4, 9]);
+    let star = Task::star(add, &[(1, 2), (10, -3)]).unwrap();
+    // Safety: made here.
+    let bytes = unsafe { star.run("w") }.unwrap();
+    assert_eq!(postcard::from_bytes::<Vec<i64>>(&bytes).unwrap(), [3, 7]);
+}
+
+// ---- Exercise 3: the worker's loop ----------------------------------------------------
+
+/// Forks a worker running `serve` with `setup`; returns the pool's end and the child.
+fn start_worker(setup: WorkerSetup) -> (workbook::ch07_pool::Connection, mpkit::Child) {
+    let (ours, mut theirs) = Pipe::duplex().unwrap();
+    let our_fd = ours.fd().unwrap().as_raw_fd();
+    let child = fork_child(move || {
+        // Safety: closes the worker's copy of the pool's end, which it never uses:
+        // end-of-file reaches it once the test drops its own.
+        unsafe { libc::close(our_fd) };
+        serve(&mut theirs, &setup)
+    })
+    .unwrap();
+    (ours, child)
+}
+
+fn setup(maxtasks: Option<usize>) -> WorkerSetup {
+    WorkerSetup {
+        name: "ForkPoolWorker-42".into(),
+        initializer: None,
+        maxtasks,
+    }
+}
+
+/// The next reply, within [`SOON`].
+fn next_reply(conn: &mut workbook::ch07_pool::Connection) -> Reply {
+    assert!(conn.poll(Some(SOON)).unwrap(), "no reply within {SOON:?}");
+    conn.recv().expect("a reply")
+}
+
+fn value<T: serde::de::DeserializeOwned>(reply: Reply) -> T {
+    match reply {
+        Reply::Done(Ok(bytes)) => postcard::from_bytes(&bytes).unwrap(),
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+#[test]
+fn ex3_a_worker_says_ready_then_answers_in_order_until_end_of_file() {
+    let (first, values, status) = isolated(|| {
+        let (mut conn, mut child) = start_worker(setup(None));
+        for x in [3, 4, 5] {
+            conn.send(&Task::new(square, &x).unwrap()).unwrap();
+        }
+        let first = next_reply(&mut conn);
+        let values: Vec<u64> = (0..3).map(|_| value(next_reply(&mut conn))).collect();
+        drop(conn);
+        (first, values, reap(&mut child))
+    });
+    assert_eq!(first, Reply::Ready);
+    assert_eq!(values, [9, 16, 25]);
+    assert_eq!(
+        status,
+        ExitStatus::Exited(0),
+        "a worker leaves at end-of-file"
+    );
+}
+
+#[test]
+fn ex3_a_task_that_fails_does_not_end_the_worker() {
+    let replies = isolated(|| {
+        let (mut conn, mut child) = start_worker(setup(None));
+        conn.send(&Task::new(boom, &1).unwrap()).unwrap();
+        conn.send(&Task::new(unencodable, &()).unwrap()).unwrap();
+        conn.send(&Task::new(square, &6).unwrap()).unwrap();
+        let replies: Vec<Reply> = (0..4).map(|_| next_reply(&mut conn)).collect();
+        drop(conn);
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        replies
+    });
+    assert_eq!(replies[0], Reply::Ready);
+    assert_eq!(
+        replies[1],
+        Reply::Done(Err(TaskError::Panicked {
+            worker: "ForkPoolWorker-42".into(),
+            message: "boom 1".into()
+        }))
+    );
+    assert!(
+        matches!(&replies[2], Reply::Done(Err(TaskError::Encode { worker, .. })) if worker == "ForkPoolWorker-42"),
+        "{:?}",
+        replies[2]
+    );
+    assert_eq!(value::<u64>(replies[3].clone()), 36);
+}
+
+#[test]
+fn ex3_a_worker_leaves_after_maxtasks() {
+    let (values, status, more) = isolated(|| {
+        let (mut conn, mut child) = start_worker(setup(Some(2)));
+        for x in [1, 2, 3] {
+            conn.send(&Task::new(square, &x).unwrap()).unwrap();
+        }
+        assert_eq!(next_reply(&mut conn), Reply::Ready);
+        let values: Vec<u64> = (0..2).map(|_| value(next_reply(&mut conn))).collect();
+        // It leaves with the third task unread, without an answer.
+        let status = reap(&mut child);
+        let more = conn.recv::<Reply>().is_ok();
+        (values, status, more)
+    });
+    assert_eq!(values, [1, 4]);
+    assert_eq!(status, ExitStatus::Exited(0));
+    assert!(!more, "a worker answered more than maxtasks tasks");
+}
+
+#[test]
+fn ex3_the_initializer_runs_first_and_once() {
+    let (lines, replies) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let log_fd = log_w.as_raw_fd();
+        let mut setup = setup(None);
+        setup.initializer = Some(Rc::new(move || write_fd(log_fd, b"init\n")));
+        let (mut conn, mut child) = start_worker(setup);
+        drop(log_w);
+        conn.send(&Task::new(record, &(log_fd, 5)).unwrap())
+            .unwrap();
+        let replies = vec![next_reply(&mut conn), next_reply(&mut conn)];
+        drop(conn);
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut text).unwrap();
+        (text, replies)
+    });
+    assert_eq!(lines, "init\n5\n");
+    assert_eq!(replies[0], Reply::Ready);
+}
+
+#[test]
+fn ex3_an_initializer_that_panics_ends_the_worker_before_ready() {
+    let (status, replies) = isolated(|| {
+        let mut setup = setup(None);
+        setup.initializer = Some(Rc::new(|| panic!("no init today")));
+        let (mut conn, mut child) = start_worker(setup);
+        let status = reap(&mut child);
+        (status, conn.recv::<Reply>().is_ok())
+    });
+    assert_eq!(status, ExitStatus::Exited(101));
+    assert!(
+        !replies,
+        "a worker whose initializer panicked said something"
+    );
+}
+
+#[test]
+fn ex3_an_idle_worker_waits_without_spinning() {
+    let ticks = isolated(|| {
+        let (mut conn, mut child) = start_worker(setup(None));
+        assert_eq!(next_reply(&mut conn), Reply::Ready);
+        std::thread::sleep(BLOCKED_FOR);
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
+        let rest = stat.rsplit(')').next().unwrap().to_owned();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        conn.send(&Task::new(square, &2).unwrap()).unwrap();
+        assert_eq!(value::<u64>(next_reply(&mut conn)), 4);
+        drop(conn);
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        ticks
+    });
+    assert!(
+        ticks <= BLOCKED_MAX_TICKS,
+        "an idle worker spun: {ticks} ticks"
+    );
+}
+
+// ---- Exercise 4: starting and terminating ----------------------------------------------
+
+#[test]
+fn ex4_invalid_options_are_errors_and_fork_nothing() {
+    let (zero, zero_tasks, counter_before, counter_after) = isolated(|| {
+        let before = children_started();
+        let zero = Pool::new(0).err();
+        let zero_tasks = Pool::builder()
+            .processes(1)
+            .maxtasksperchild(0)
+            .build()
+            .err();
+        (zero, zero_tasks, before, children_started())
+    });
+    assert_eq!(zero, Some(PoolError::InvalidProcesses));
+    assert_eq!(zero_tasks, Some(PoolError::InvalidMaxTasks));
+    assert_eq!(
+        counter_after,
+        counter_before + 1,
+        "an invalid pool took child numbers"
+    );
+}
+
+#[test]
+fn ex4_workers_are_named_after_the_process_counter() {
+    let (before, names, ppids_ok) = isolated(|| {
+        // As the notebook, which had started 64 processes before its pool.
+        next_child_identity();
+        let before = children_started();
+        let pool = Pool::new(3).unwrap();
+        let ok = pids(&pool).iter().all(|&pid| is_live_child(pid));
+        (before, names(&pool), ok)
+    });
+    let expected: Vec<String> = (1..=3)
+        .map(|k| format!("ForkPoolWorker-{}", before + k))
+        .collect();
+    assert_eq!(names, expected);
+    assert!(
+        ppids_ok,
+        "every worker is a live child of the pool's process"
+    );
+}
+
+#[test]
+fn ex4_the_default_is_one_worker_per_cpu() {
+    let (count, processes) = isolated(|| {
+        let pool = Pool::new(None).unwrap();
+        (pool.workers().len(), pool.processes())
+    });
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!((count, processes), (cpus, cpus));
+}
+
+#[test]
+fn ex4_each_worker_runs_the_initializer_under_its_own_name() {
+    let (lines, names) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let fd = log_w.as_raw_fd();
+        let pool = Pool::builder()
+            .processes(3)
+            .initializer(move || write_fd(fd, format!("{}\n", current_process().name).as_bytes()))
+            .build()
+            .unwrap();
+        let text = read_exactly(
+            log_r.as_fd(),
+            3 * "ForkPoolWorker-N\n".len(),
+            "initializers",
+        );
+        let mut lines: Vec<String> = String::from_utf8(text)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        let mut names = names(&pool);
+        names.sort();
+        (lines, names)
+    });
+    assert_eq!(lines, names);
+}
+
+#[test]
+fn ex4_terminate_kills_and_reaps_every_worker() {
+    let (gone, workers, state) = isolated(|| {
+        let pool = Pool::new(2).unwrap();
+        let pids = pids(&pool);
+        pool.terminate();
+        pool.terminate();
+        (
+            pids.iter().all(|&pid| is_gone(pid)),
+            pool.workers().len(),
+            pool.state(),
+        )
+    });
+    assert!(gone, "a worker was left running or unreaped");
+    assert_eq!(workers, 0);
+    assert_eq!(state, State::Terminated);
+}
+
+#[test]
+fn ex4_dropping_the_pool_kills_and_reaps_every_worker() {
+    let gone = isolated(|| {
+        let pool = Pool::new(3).unwrap();
+        let pids = pids(&pool);
+        drop(pool);
+        pids.iter().all(|&pid| is_gone(pid))
+    });
+    assert!(gone, "a worker outlived the pool");
+}
+
+#[test]
+fn ex4_a_new_pool_has_no_thread_of_its_own() {
+    let (before, after) = isolated(|| {
+        let before = my_threads();
+        let pool = Pool::new(2).unwrap();
+        let after = my_threads();
+        drop(pool);
+        (before, after)
+    });
+    assert_eq!(before, after);
+}
+
+// ---- Exercise 5: apply, apply_async, get -----------------------------------------------
+
+/// Reads lines from `fd` until `n` have come, within [`SOON`].
+fn read_lines(fd: BorrowedFd<'_>, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + SOON;
+    let mut text = Vec::new();
+    while text.iter().filter(|&&b| b == b'\n').count() < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "fewer than {n} lines after {SOON:?}");
+        if !mpkit::poll_readable(fd, Some(left)).expect("poll") {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        // Safety: reads into a live buffer of its own length.
+        let got = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        assert!(got > 0, "the log pipe closed");
+        text.extend_from_slice(&buf[..got as usize]);
+    }
+    String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The notebook's cell: four heavy tasks on a pool of four, three results, and a
+/// timeout caught on the fourth, which is still running when the pool is dropped.
+#[test]
+fn ex5_the_notebooks_cell() {
+    let (before, workers, log, lines) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        log_to_fd(log_w.as_raw_fd(), log::LevelFilter::Info).expect("a logger");
+        // The notebook had started 64 processes before its pool; this test, two.
+        next_child_identity();
+        let before = children_started();
+        let mut lines = vec![">>> with Pool(4) as pool:".to_owned()];
+        let pool = Pool::new(4).unwrap();
+        let workers = names(&pool);
+        let results: Vec<_> = [10, 100, 1000, 10_000]
+            .into_iter()
+            .map(|n| (n, pool.apply_async(heavy, n).unwrap()))
+            .collect();
+        for (n, result) in &results[..3] {
+            lines.push(format!("heavy({n}) = {}", result.get(None).unwrap()));
+        }
+        let (n, last) = &results[3];
+        // The notebook waits 3 s; heavy(10 000) runs for minutes, half a second shows
+        // the same.
+        match last.get(Some(Duration::from_millis(500))) {
+            Err(PoolError::Timeout) => lines.push(format!("heavy({n}): TimeoutError caught")),
+            other => panic!("heavy({n}) within half a second: {other:?}"),
+        }
+        let log = read_lines(log_r.as_fd(), 4);
+        drop(pool);
+        lines.push(format!(
+            "after the with block: {}",
+            last.get(None).unwrap_err()
+        ));
+        (before, workers, log, lines)
+    });
+    let numbers: Vec<u32> = workers.iter().map(|w| worker_number(w)).collect();
+    assert_eq!(numbers, [before + 1, before + 2, before + 3, before + 4]);
+    let normalise = |text: &str| {
+        let mut text = text.to_owned();
+        for (k, number) in numbers.iter().enumerate() {
+            text = text.replace(
+                &format!("ForkPoolWorker-{number}]"),
+                &format!("ForkPoolWorker-<{}>]", k + 1),
+            );
+        }
+        text
+    };
+    let mut log: Vec<String> = log.iter().map(|l| normalise(l)).collect();
+    log.sort();
+    let transcript = [vec![lines[0].clone()], log, lines[1..].to_vec()].concat();
+    insta::assert_snapshot!(transcript.join("\n"));
+}
+
+#[test]
+fn ex5_apply_and_apply_async_return_the_results() {
+    let (one, many, names) = isolated(|| {
+        let pool = Pool::new(2).unwrap();
+        let one = pool.apply(square, 12).unwrap();
+        let handles: Vec<_> = (0..20u64)
+            .map(|x| pool.apply_async(square, x).unwrap())
+            .collect();
+        let many: Vec<u64> = handles.iter().map(|h| h.get(None).unwrap()).collect();
+        let workers = names(&pool);
+        let ran_in = pool.apply(my_name, ()).unwrap();
+        (one, many, (workers, ran_in))
+    });
+    assert_eq!(one, 144);
+    assert_eq!(many, (0..20u64).map(|x| x * x).collect::<Vec<_>>());
+    assert!(names.0.contains(&names.1), "{} is not a worker", names.1);
+}
+
+#[test]
+fn ex5_tasks_run_at_the_same_time_on_different_workers() {
+    let (started, results, workers) = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(4).unwrap();
+        let handles: Vec<_> = (0..4)
+            .map(|_| pool.apply_async(gated, gates.args()).unwrap())
+            .collect();
+        // All four start before any is let go: they run at the same time.
+        let started = gates.started(4);
+        gates.release(4);
+        let results: Vec<i32> = handles.iter().map(|h| h.get(None).unwrap()).collect();
+        (started, results, pids(&pool))
+    });
+    let mut distinct = started.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "four tasks, four workers: {started:?}");
+    let mut workers = workers;
+    workers.sort();
+    assert_eq!(distinct, workers);
+    let mut results = results;
+    results.sort();
+    assert_eq!(results, workers);
+}
+
+#[test]
+fn ex5_get_with_a_timeout_times_out_and_the_result_comes_later() {
+    let (first, second, third, waited) = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        gates.started(1);
+        let start = Instant::now();
+        let first = handle.get(Some(Duration::from_millis(100)));
+        let waited = start.elapsed();
+        gates.release(1);
+        let second = handle.get(None);
+        let third = handle.get(Some(Duration::ZERO));
+        (first, second, third, waited)
+    });
+    assert_eq!(first, Err(PoolError::Timeout));
+    assert!(
+        waited >= Duration::from_millis(100) && waited < SOON,
+        "get(100 ms) returned after {waited:?}"
+    );
+    let pid = second.expect("the result, after the timeout");
+    assert_eq!(third, Ok(pid), "a result can be got again");
+}
+
+#[test]
+fn ex5_get_blocks_without_spinning_until_the_result_comes() {
+    let pid = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        let pid = gates.started(1)[0];
+        let got = blocks_without_spinning(&gates, 1, || handle.get(None).unwrap());
+        assert_eq!(got, pid);
+        pid
+    });
+    assert!(pid > 0);
+}
+
+#[test]
+fn ex5_get_with_an_endless_timeout_is_no_timeout() {
+    let value = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(square, 5).unwrap();
+        handle.get(Some(Duration::MAX))
+    });
+    assert_eq!(value, Ok(25));
+}
+
+#[test]
+fn ex5_a_panicking_task_gives_an_error_and_the_pool_goes_on() {
+    let (error, after, same_workers) = isolated(|| {
+        let pool = Pool::new(2).unwrap();
+        let before = pids(&pool);
+        let error = pool.apply(boom, 7).unwrap_err();
+        let after: Vec<u64> = (0..6).map(|x| pool.apply(square, x).unwrap()).collect();
+        (error, after, (before, pids(&pool), names(&pool)))
+    });
+    match error {
+        PoolError::Task(TaskError::Panicked { worker, message }) => {
+            assert_eq!(message, "boom 7");
+            assert!(same_workers.2.contains(&worker), "{worker} is no worker");
+        }
+        other => panic!("expected a panic's error, got {other:?}"),
+    }
+    assert_eq!(after, [0, 1, 4, 9, 16, 25]);
+    assert_eq!(same_workers.0, same_workers.1, "a panic cost a worker");
+}
+
+#[test]
+fn ex5_a_result_that_does_not_encode_is_an_error_not_a_lost_worker() {
+    let (error, next, same) = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        let before = pids(&pool);
+        let error = pool.apply(unencodable, ()).unwrap_err();
+        let next = pool.apply(square, 3).unwrap();
+        (error, next, before == pids(&pool))
+    });
+    assert!(
+        matches!(error, PoolError::Task(TaskError::Encode { .. })),
+        "{error:?}"
+    );
+    assert_eq!(next, 9);
+    assert!(same, "the worker was lost");
+}
+
+/// A value whose bytes are not what its own `Deserialize` reads back.
+#[derive(Debug)]
+struct Lopsided;
+
+impl Serialize for Lopsided {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(255)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lopsided {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|_| Lopsided)
+    }
+}
+
+fn lopsided(_: ()) -> Lopsided {
+    Lopsided
+}
+
+#[test]
+fn ex5_a_result_that_does_not_decode_is_an_error() {
+    let (error, next) = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        let error = pool.apply(lopsided, ()).unwrap_err();
+        (error, pool.apply(square, 4).unwrap())
+    });
+    assert!(
+        matches!(error, PoolError::Task(TaskError::Decode(_))),
+        "{error:?}"
+    );
+    assert_eq!(next, 16);
+}
+
+#[test]
+fn ex5_apply_after_terminate_is_not_running() {
+    let error = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        pool.terminate();
+        pool.apply(square, 2).unwrap_err()
+    });
+    assert_eq!(error, PoolError::NotRunning);
+}
+
+#[test]
+fn ex5_the_pool_uses_no_thread_while_it_works() {
+    let threads = isolated(|| {
+        let before = my_threads();
+        let pool = Pool::new(2).unwrap();
+        let values: Vec<u64> = (0..10).map(|x| pool.apply(square, x).unwrap()).collect();
+        assert_eq!(values[9], 81);
+        (before, my_threads())
+    });
+    assert_eq!(threads.0, threads.1);
+}
+
+proptest! {
+    #![proptest_config(config(6))]
+    #[test]
+    fn ex5_every_result_matches_its_task(
+        processes in 1usize..=4,
+        xs in proptest::collection::vec(0u64..1 << 30, 0..40),
+    ) {
+        let got = isolated(move || {
+            let pool = Pool::new(processes).unwrap();
+            let handles: Vec<_> = xs.iter().map(|&x| pool.apply_async(square, x).unwrap()).collect();
+            let got: Vec<u64> = handles.iter().rev().map(|h| h.get(None).unwrap()).collect();
+            (xs, got)
+        });
+        let expected: Vec<u64> = got.0.iter().rev().map(|x| x * x).collect();
+        prop_assert_eq!(got.1, expected);
+    }
+}
