@@ -10,6 +10,8 @@
 //! having started before any is let go. A pid the test signals is first checked to be
 //! a live child of the test's process.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -1026,5 +1028,416 @@ proptest! {
         });
         let expected: Vec<u64> = got.0.iter().rev().map(|x| x * x).collect();
         prop_assert_eq!(got.1, expected);
+    }
+}
+
+// ---- Exercise 6: wait, ready, successful, callbacks ------------------------------------
+
+#[test]
+fn ex6_ready_successful_and_wait_follow_the_task() {
+    let answers = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(2).unwrap();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        gates.started(1);
+        let mut answers = vec![
+            format!("ready: {:?}", handle.ready()),
+            format!("successful: {:?}", handle.successful()),
+            format!(
+                "wait(50 ms): {:?}",
+                handle.wait(Some(Duration::from_millis(50)))
+            ),
+        ];
+        gates.release(1);
+        answers.push(format!("wait: {:?}", handle.wait(None)));
+        answers.push(format!("ready: {:?}", handle.ready()));
+        answers.push(format!("successful: {:?}", handle.successful()));
+        let failed = pool.apply_async(boom, 1).unwrap();
+        answers.push(format!("failed wait: {:?}", failed.wait(Some(SOON))));
+        answers.push(format!("failed successful: {:?}", failed.successful()));
+        answers
+    });
+    assert_eq!(
+        answers,
+        [
+            "ready: Ok(false)",
+            "successful: Err(NotReady)",
+            "wait(50 ms): Ok(false)",
+            "wait: Ok(true)",
+            "ready: Ok(true)",
+            "successful: Ok(true)",
+            "failed wait: Ok(true)",
+            "failed successful: Ok(false)",
+        ]
+    );
+}
+
+#[test]
+fn ex6_ready_reads_what_has_arrived_without_waiting() {
+    let became_ready = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(record, (log_w.as_raw_fd(), 1)).unwrap();
+        read_exactly(log_r.as_fd(), 2, "the task's line");
+        // The task has run; its answer comes soon. ready() never waits, so ask again.
+        let deadline = Instant::now() + SOON;
+        while !handle.ready().unwrap() {
+            assert!(Instant::now() < deadline, "ready() never became true");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        handle.get(Some(Duration::ZERO)).is_ok()
+    });
+    assert!(became_ready);
+}
+
+#[test]
+fn ex6_wait_blocks_without_spinning() {
+    let done = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        gates.started(1);
+        blocks_without_spinning(&gates, 1, || handle.wait(None).unwrap())
+    });
+    assert!(done);
+}
+
+#[test]
+fn ex6_callbacks_run_once_in_the_calling_thread_and_only_during_a_call() {
+    let (between, after, again) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let seen = Rc::new(RefCell::new(Vec::<String>::new()));
+        let me = std::thread::current().id();
+        let pool = Pool::new(2).unwrap();
+        let (ok, bad) = (seen.clone(), seen.clone());
+        let handle = pool
+            .apply_async(record, (log_w.as_raw_fd(), 5))
+            .unwrap()
+            .callback(move |(x, _)| {
+                let same = std::thread::current().id() == me;
+                ok.borrow_mut()
+                    .push(format!("callback {x}, same thread: {same}"));
+            })
+            .error_callback(move |err| bad.borrow_mut().push(format!("error_callback {err}")));
+        let (ok, bad) = (seen.clone(), seen.clone());
+        let failing = pool
+            .apply_async(boom, 4)
+            .unwrap()
+            .callback(move |x| ok.borrow_mut().push(format!("callback {x}")))
+            .error_callback(move |err| {
+                bad.borrow_mut().push(format!("error_callback {err}"));
+            });
+        // The task has run, and its answer is on its way: no call into the pool, so
+        // no callback yet.
+        read_exactly(log_r.as_fd(), 2, "the task's line");
+        std::thread::sleep(Duration::from_millis(100));
+        let between = seen.borrow().clone();
+        handle.wait(None).unwrap();
+        failing.wait(None).unwrap();
+        let after = seen.borrow().clone();
+        handle.get(None).unwrap();
+        failing.get(None).unwrap_err();
+        let again = seen.borrow().len();
+        (between, after, again)
+    });
+    assert_eq!(
+        between,
+        Vec::<String>::new(),
+        "a callback ran between calls"
+    );
+    let mut after = after;
+    after.sort();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0], "callback 5, same thread: true");
+    assert!(
+        after[1].starts_with("error_callback the task panicked in ForkPoolWorker-")
+            && after[1].ends_with(": boom 4"),
+        "{}",
+        after[1]
+    );
+    assert_eq!(again, 2, "a callback ran twice");
+}
+
+#[test]
+fn ex6_a_callback_may_call_into_the_pool() {
+    let got = isolated(|| {
+        let pool = Rc::new(Pool::new(2).unwrap());
+        let seen = Rc::new(RefCell::new(None));
+        let (inner_pool, inner_seen) = (pool.clone(), seen.clone());
+        let handle = pool.apply_async(square, 3).unwrap().callback(move |x| {
+            *inner_seen.borrow_mut() = Some(inner_pool.apply(square, x).unwrap());
+        });
+        handle.wait(None).unwrap();
+        let got = *seen.borrow();
+        got
+    });
+    assert_eq!(got, Some(81));
+}
+
+#[test]
+fn ex6_a_callback_on_a_final_result_runs_at_once() {
+    let ran = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(square, 2).unwrap();
+        handle.wait(None).unwrap();
+        let ran = Rc::new(RefCell::new(Vec::new()));
+        let log = ran.clone();
+        let _handle = handle.callback(move |x| log.borrow_mut().push(x));
+        let ran = ran.borrow().clone();
+        ran
+    });
+    assert_eq!(ran, [4]);
+}
+
+#[test]
+fn ex6_terminate_runs_no_callback() {
+    let seen = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let seen = Rc::new(RefCell::new(0));
+        let (a, b) = (seen.clone(), seen.clone());
+        let handle = pool
+            .apply_async(gated, gates.args())
+            .unwrap()
+            .callback(move |_| *a.borrow_mut() += 1)
+            .error_callback(move |_| *b.borrow_mut() += 1);
+        gates.started(1);
+        pool.terminate();
+        assert_eq!(
+            handle.get(None),
+            Err(PoolError::Task(TaskError::Terminated))
+        );
+        let seen = *seen.borrow();
+        seen
+    });
+    assert_eq!(seen, 0);
+}
+
+// ---- Exercise 7: workers that die ------------------------------------------------------
+
+fn expect_died(error: PoolError) -> (String, i32, ExitStatus) {
+    match error {
+        PoolError::Task(TaskError::WorkerDied {
+            worker,
+            pid,
+            status,
+        }) => (worker, pid, status),
+        other => panic!("expected WorkerDied, got {other:?}"),
+    }
+}
+
+#[test]
+fn ex7_a_worker_killed_mid_task_fails_that_task_and_is_replaced() {
+    let (before, workers, died, killed, after, message, later) = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(2).unwrap();
+        let before = names(&pool);
+        let workers = pool.workers();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        let other = pool.apply_async(gated, gates.args()).unwrap();
+        let pid = gates.started(2)[0];
+        assert!(pids(&pool).contains(&pid), "a task ran outside the pool");
+        signal_worker(pid, libc::SIGKILL);
+        let (first, second) = (handle.get(None), {
+            gates.release(1);
+            other.get(None)
+        });
+        // Whichever task the killed worker held failed, the other did not.
+        let (died, survived) = if first.is_err() {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        let error = died.unwrap_err();
+        let message = error.to_string();
+        let died = expect_died(error);
+        assert!(survived.is_ok(), "{survived:?}");
+        let later: Vec<u64> = (0..4).map(|x| pool.apply(square, x).unwrap()).collect();
+        (
+            before,
+            workers,
+            died,
+            pid,
+            names(&pool),
+            message,
+            (later, is_gone(pid)),
+        )
+    });
+    let victim = workers
+        .iter()
+        .find(|w| w.pid == killed)
+        .expect("the killed worker");
+    assert_eq!(
+        died,
+        (
+            victim.name.clone(),
+            killed,
+            ExitStatus::Signaled(libc::SIGKILL)
+        )
+    );
+    assert!(message.contains("SIGKILL"), "{message}");
+    let next = worker_number(&before[1]) + 1;
+    assert!(
+        after.contains(&format!("ForkPoolWorker-{next}")),
+        "the replacement takes the next number: {after:?}"
+    );
+    assert_eq!(after.len(), 2);
+    assert!(!after.contains(&victim.name));
+    assert_eq!(later.0, [0, 1, 4, 9]);
+    assert!(later.1, "the killed worker was not reaped");
+}
+
+fn gated_then(args: ((i32, i32), u64)) -> u64 {
+    gated(args.0);
+    args.1
+}
+
+#[test]
+fn ex7_a_task_waiting_behind_the_dead_one_runs_elsewhere() {
+    let (first, second) = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let first = pool.apply_async(gated, gates.args()).unwrap();
+        // Small: sent at once to the busy worker, to wait there.
+        let second = pool.apply_async(square, 7).unwrap();
+        let pid = gates.started(1)[0];
+        signal_worker(pid, libc::SIGKILL);
+        (first.get(None), second.get(None))
+    });
+    assert_eq!(
+        expect_died(first.unwrap_err()).2,
+        ExitStatus::Signaled(libc::SIGKILL)
+    );
+    assert_eq!(second, Ok(49));
+}
+
+#[test]
+fn ex7_abort_a_signal_or_an_exit_in_a_task_is_a_worker_death() {
+    let statuses = isolated(|| {
+        let pool = Pool::new(2).unwrap();
+        let mut statuses = vec![
+            expect_died(pool.apply(abort_myself, ()).unwrap_err()).2,
+            expect_died(pool.apply(kill_myself, libc::SIGTERM).unwrap_err()).2,
+            expect_died(pool.apply(exit_myself, 3).unwrap_err()).2,
+        ];
+        assert_eq!(pool.apply(square, 9).unwrap(), 81);
+        assert_eq!(pool.workers().len(), 2);
+        statuses.sort_by_key(|s| s.exitcode());
+        statuses
+    });
+    assert_eq!(
+        statuses,
+        [
+            ExitStatus::Signaled(libc::SIGTERM),
+            ExitStatus::Signaled(libc::SIGABRT),
+            ExitStatus::Exited(3)
+        ]
+    );
+}
+
+#[test]
+fn ex7_an_idle_worker_that_dies_fails_nothing_and_is_replaced() {
+    let (values, count, gone) = isolated(|| {
+        let pool = Pool::new(2).unwrap();
+        let victim = pids(&pool)[0];
+        signal_worker(victim, libc::SIGKILL);
+        let values = pool.map(square, 0..8u64, Some(1)).unwrap();
+        (values, pool.workers().len(), is_gone(victim))
+    });
+    assert_eq!(values, [0, 1, 4, 9, 16, 25, 36, 49]);
+    assert_eq!(count, 2);
+    assert!(gone);
+}
+
+#[test]
+fn ex7_a_worker_that_ends_in_its_initializer_breaks_the_pool() {
+    let (first, second, workers, inits) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let fd = log_w.as_raw_fd();
+        let pool = Pool::builder()
+            .processes(2)
+            .initializer(move || {
+                write_fd(fd, b"init\n");
+                panic!("the initializer fails");
+            })
+            .build()
+            .unwrap();
+        let first = pool.apply(square, 1).unwrap_err();
+        let second = pool.apply_async(square, 2).err();
+        let workers = pool.workers().len();
+        drop(pool);
+        drop(log_w);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut text).unwrap();
+        (first, second, workers, text.lines().count())
+    });
+    match &first {
+        PoolError::Task(TaskError::InitializerFailed { worker, status }) => {
+            assert!(worker.starts_with("ForkPoolWorker-"));
+            assert_eq!(*status, ExitStatus::Exited(101));
+        }
+        other => panic!("expected InitializerFailed, got {other:?}"),
+    }
+    assert_eq!(second, Some(first), "a broken pool takes no task");
+    assert_eq!(workers, 0, "a broken pool keeps no worker");
+    assert!(
+        inits <= 2,
+        "a broken pool kept forking: {inits} initializers ran"
+    );
+}
+
+#[test]
+fn ex7_a_worker_killed_after_its_initializer_does_not_break_the_pool() {
+    let (died, after) = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::builder()
+            .processes(1)
+            .initializer(|| {})
+            .build()
+            .unwrap();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        let pid = gates.started(1)[0];
+        signal_worker(pid, libc::SIGKILL);
+        (handle.get(None).unwrap_err(), pool.apply(square, 5))
+    });
+    expect_died(died);
+    assert_eq!(after, Ok(25));
+}
+
+proptest! {
+    #![proptest_config(config(6))]
+    #[test]
+    fn ex7_with_maxtasksperchild_every_task_runs_exactly_once(
+        processes in 1usize..=3,
+        maxtasks in 1usize..=3,
+        n in 0u64..24,
+    ) {
+        let (results, lines) = isolated(move || {
+            let (log_r, log_w) = pipe();
+            let pool = Pool::builder()
+                .processes(processes)
+                .maxtasksperchild(maxtasks)
+                .build()
+                .unwrap();
+            let handles: Vec<_> = (0..n)
+                .map(|x| pool.apply_async(record, (log_w.as_raw_fd(), x)).unwrap())
+                .collect();
+            let results: Vec<(u64, i32)> = handles.iter().map(|h| h.get(None).unwrap()).collect();
+            drop(pool);
+            drop(log_w);
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut text).unwrap();
+            let mut lines: Vec<u64> = text.lines().map(|l| l.parse().unwrap()).collect();
+            lines.sort();
+            (results, lines)
+        });
+        let inputs: Vec<u64> = (0..n).collect();
+        prop_assert_eq!(&lines, &inputs, "each task ran exactly once");
+        prop_assert_eq!(results.iter().map(|r| r.0).collect::<Vec<_>>(), inputs);
+        let mut per_worker: BTreeMap<i32, usize> = BTreeMap::new();
+        for (_, pid) in &results {
+            *per_worker.entry(*pid).or_default() += 1;
+        }
+        prop_assert!(per_worker.values().all(|&k| k <= maxtasks), "{:?}", per_worker);
     }
 }

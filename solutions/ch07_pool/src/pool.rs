@@ -204,7 +204,7 @@ pub struct Pool {
 }
 
 /// A worker's name and pid, as `Pool::workers` lists them (Python's `pool._pool`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorkerInfo {
     /// `ForkPoolWorker-N`.
     pub name: String,
