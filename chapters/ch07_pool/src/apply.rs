@@ -33,7 +33,7 @@ impl Inner {
     /// Reads every answer worker `w` has sent so far, without waiting for more:
     /// `Ready` marks it ready; `Done` is the outcome of the oldest task it holds,
     /// which is delivered. At end-of-file (or a message cut short: it died while
-    /// writing) its connection is marked as such and never read again; its end is
+    /// writing; or `ECONNRESET`: it died with a task unread) its connection is marked as such and never read again; its end is
     /// handled when its pidfd says so.
     pub(crate) fn collect(&mut self, w: usize) -> Result<(), PoolError> {
         // TODO: every answer already there, none more: `Ready`, or the outcome of

@@ -12,7 +12,8 @@ impl Inner {
     ///
     /// - it ended before it was ready, while the pool has an initializer and had not
     ///   retired it: the initializer failed, and the pool is broken
-    ///   (`TaskError::InitializerFailed`, see `Inner::break_pool`);
+    ///   (`TaskError::InitializerFailed`, see `Inner::break_pool`), and the tasks it
+    ///   held fail with every other;
     /// - otherwise the oldest task it held, the one it was running, fails with
     ///   `TaskError::WorkerDied` (its name, pid and how it ended), and the tasks it
     ///   held but had not started go back to the front of the queue, in their order.

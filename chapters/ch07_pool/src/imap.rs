@@ -36,9 +36,10 @@ pub struct IMap<A, R, I> {
 
 impl Pool {
     /// `f(item)` for every item, as an iterator of results in input order (Python's
-    /// `imap`). The input is read lazily: a chunk (of `chunksize` items, `None`: 1) is
-    /// taken from it only when fewer than `2 * processes` chunks are submitted and not
-    /// yet yielded, so an endless input works. `InvalidChunksize` for `Some(0)`.
+    /// `imap`). The first chunks (of `chunksize` items, `None`: 1) are submitted at
+    /// once; then the input is read lazily: a chunk is taken from it only when fewer
+    /// than `2 * processes` chunks are submitted and not yet yielded, so an endless
+    /// input works. `InvalidChunksize` for `Some(0)`.
     pub fn imap<A, R, I>(
         &self,
         f: fn(A) -> R,
@@ -78,12 +79,14 @@ impl Pool {
     ) -> Result<IMap<A, R, I::IntoIter>, PoolError>
     where
         I: IntoIterator<Item = A>,
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
     {
         if chunksize == Some(0) {
             return Err(PoolError::InvalidChunksize);
         }
         self.core.borrow().check_running()?;
-        Ok(IMap {
+        let mut imap = IMap {
             core: self.core.clone(),
             cell: Cell::streaming(),
             f,
@@ -95,7 +98,11 @@ impl Pool {
             taken: 0,
             exhausted: false,
             values: VecDeque::new(),
-        })
+        };
+        // The first chunks go out now, as Python's do: the work starts before the
+        // first `next`.
+        imap.feed()?;
+        Ok(imap)
     }
 }
 

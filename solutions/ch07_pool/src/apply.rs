@@ -59,7 +59,7 @@ impl Inner {
     /// Reads every answer worker `w` has sent so far, without waiting for more:
     /// `Ready` marks it ready; `Done` is the outcome of the oldest task it holds,
     /// which is delivered. At end-of-file (or a message cut short: it died while
-    /// writing) its connection is marked as such and never read again; its end is
+    /// writing; or `ECONNRESET`: it died with a task unread) its connection is marked as such and never read again; its end is
     /// handled when its pidfd says so.
     pub(crate) fn collect(&mut self, w: usize) -> Result<(), PoolError> {
         // SKELETON: // TODO: every answer already there, none more: `Ready`, or the outcome of
@@ -80,7 +80,13 @@ impl Inner {
                         done.push((job, outcome));
                     }
                 }
-                Err(PipeError::Eof | PipeError::Truncated { .. }) => worker.eof = true,
+                // ECONNRESET: it died with a task unread in its socket; what it sent
+                // before that has been read already.
+                Err(
+                    PipeError::Eof
+                    | PipeError::Truncated { .. }
+                    | PipeError::Os(nix::errno::Errno::ECONNRESET),
+                ) => worker.eof = true,
                 Err(err) => return Err(err.into()),
             }
         }

@@ -438,10 +438,16 @@ impl Inner {
                 ended.push(w);
             }
         }
-        // From the last, so that removing one keeps the others' positions.
+        // From the last, so that removing one keeps the others' positions (a broken
+        // pool removes them all).
         for w in ended.into_iter().rev() {
-            self.on_exit(w)?;
+            if w < self.workers.len() {
+                self.on_exit(w)?;
+            }
         }
+        // Replacements at once: a caller waiting for the workers to leave (`join`)
+        // must not see none left while tasks still wait for one.
+        self.top_up()?;
         self.dispatch()
     }
 }
