@@ -331,8 +331,13 @@ fn ex1_heavy_of_small_n_by_hand() {
 #[test]
 fn ex1_heavy_of_less_than_two_has_no_logarithm() {
     for n in [0, 1] {
-        let panicked = std::panic::catch_unwind(|| heavy(n));
-        assert!(panicked.is_err(), "heavy({n}) sums nothing and must panic");
+        let payload = std::panic::catch_unwind(|| heavy(n))
+            .expect_err("heavy(n) for n < 2 sums nothing, and must panic");
+        let message = workbook::ch07_pool::task::panic_message(&*payload);
+        assert!(
+            message.contains("math domain error"),
+            "heavy({n}) must panic with Python's \"math domain error\", not {message:?}"
+        );
     }
 }
 
@@ -611,13 +616,22 @@ fn ex3_the_initializer_runs_first_and_once() {
 
 #[test]
 fn ex3_an_initializer_that_panics_ends_the_worker_before_ready() {
-    let (status, replies) = isolated(|| {
+    let (status, replies, log) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let fd = log_w.as_raw_fd();
         let mut setup = setup(None);
-        setup.initializer = Some(Rc::new(|| panic!("no init today")));
+        setup.initializer = Some(Rc::new(move || {
+            write_fd(fd, b"init\n");
+            panic!("no init today")
+        }));
         let (mut conn, mut child) = start_worker(setup);
+        drop(log_w);
         let status = reap(&mut child);
-        (status, conn.recv::<Reply>().is_ok())
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut log).unwrap();
+        (status, conn.recv::<Reply>().is_ok(), log)
     });
+    assert_eq!(log, "init\n", "the initializer runs first");
     assert_eq!(status, ExitStatus::Exited(101));
     assert!(
         !replies,
