@@ -25,7 +25,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ch04_pipes_queues::{wait, Connection, Waitable, DEFAULT_MAX_MESSAGE};
 use mpkit::Child;
@@ -426,8 +426,7 @@ impl Inner {
             // Nothing can change any more: a caller still waiting waits for nothing.
             return Err(PoolError::NotRunning);
         }
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let ready = wait(&objects, timeout)?;
+        let ready = wait_a_little_first(&objects, deadline)?;
         drop(objects);
         let mut ended = Vec::new();
         for index in ready {
@@ -450,6 +449,29 @@ impl Inner {
         self.top_up()?;
         self.dispatch()
     }
+}
+
+/// How often `step` looks (yielding the CPU in between) before it sleeps in `poll`.
+const LOOKS_BEFORE_SLEEP: u32 = 16;
+
+/// `wait` on `objects` until `deadline`, but first a few looks that do not sleep, with
+/// the CPU yielded in between: a worker on the other CPU often answers within
+/// microseconds, and then the pool need not be woken up. A few microseconds at most:
+/// a pool waiting for a long task still sleeps, and uses no CPU.
+fn wait_a_little_first(
+    objects: &[&dyn Waitable],
+    deadline: Option<Instant>,
+) -> Result<Vec<usize>, PoolError> {
+    for _ in 0..LOOKS_BEFORE_SLEEP {
+        let ready = wait(objects, Some(Duration::ZERO))?;
+        if !ready.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(ready);
+        }
+        // SAFETY: sched_yield takes no argument and touches no memory.
+        unsafe { libc::sched_yield() };
+    }
+    let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    Ok(wait(objects, timeout)?)
 }
 
 /// Runs the callbacks that are due, with the pool not borrowed (a callback may call
