@@ -1064,6 +1064,67 @@ proptest! {
     }
 }
 
+/// A gate of its own for one task: (started's write end, go's read end) of new pipes.
+fn own_gate() -> Gates {
+    Gates::new()
+}
+
+#[test]
+fn ex5_a_task_never_waits_behind_two_others() {
+    let (quick, still_gated) = isolated(|| {
+        let (a_gate, b_gate) = (own_gate(), own_gate());
+        let pool = Pool::new(2).unwrap();
+        let a = pool.apply_async(gated, a_gate.args()).unwrap();
+        let b = pool.apply_async(gated, b_gate.args()).unwrap();
+        a_gate.started(1);
+        b_gate.started(1);
+        // Each worker runs one and holds one more; the fifth waits in the pool.
+        let c = pool.apply_async(square, 3).unwrap();
+        let d = pool.apply_async(square, 4).unwrap();
+        let e = pool.apply_async(square, 5).unwrap();
+        b_gate.release(1);
+        // b's worker finishes b, then its waiting task, and takes e: e never waited
+        // behind a, which is still at its gate.
+        let quick = (b.get(Some(SOON)), e.get(Some(SOON)));
+        let still_gated = a.ready().unwrap();
+        a_gate.release(1);
+        assert!(a.get(None).is_ok() && c.get(None).is_ok() && d.get(None).is_ok());
+        (quick, still_gated)
+    });
+    assert!(quick.0.is_ok(), "{:?}", quick.0);
+    assert_eq!(quick.1, Ok(25), "a task waited behind a busy worker");
+    assert!(!still_gated);
+}
+
+fn big_result(args: ((i32, i32), usize)) -> Vec<u8> {
+    gated(args.0);
+    vec![7; args.1]
+}
+
+fn length(bytes: Vec<u8>) -> usize {
+    bytes.len()
+}
+
+/// A long task sent to a worker that is busy with a long result would deadlock: the
+/// pool blocked sending, the worker blocked answering. A long task waits for an idle
+/// worker instead.
+#[test]
+fn ex5_a_long_task_never_waits_at_a_busy_worker() {
+    let (first, second) = isolated(|| {
+        const BIG: usize = 4 << 20;
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let first = pool.apply_async(big_result, (gates.args(), BIG)).unwrap();
+        gates.started(1);
+        // Were this sent now, it would fill the worker's socket and block the pool.
+        let second = pool.apply_async(length, vec![1u8; BIG]).unwrap();
+        gates.release(1);
+        (first.get(None).map(|v| v.len()), second.get(None))
+    });
+    assert_eq!(first, Ok(4 << 20));
+    assert_eq!(second, Ok(4 << 20));
+}
+
 // ---- Exercise 6: wait, ready, successful, callbacks ------------------------------------
 
 #[test]
@@ -1373,7 +1434,10 @@ fn ex7_an_idle_worker_that_dies_fails_nothing_and_is_replaced() {
         let pool = Pool::new(2).unwrap();
         let victim = pids(&pool)[0];
         kill_worker(victim);
-        let values = pool.map(square, 0..8u64, Some(1)).unwrap();
+        let handles: Vec<_> = (0..8u64)
+            .map(|x| pool.apply_async(square, x).unwrap())
+            .collect();
+        let values: Vec<u64> = handles.iter().map(|h| h.get(None).unwrap()).collect();
         (values, pool.workers().len(), is_gone(victim))
     });
     assert_eq!(values, [0, 1, 4, 9, 16, 25, 36, 49]);
@@ -1472,6 +1536,37 @@ proptest! {
         }
         prop_assert!(per_worker.values().all(|&k| k <= maxtasks), "{:?}", per_worker);
     }
+}
+
+#[test]
+fn ex7_tasks_given_back_keep_their_place() {
+    let (died, lines) = isolated(|| {
+        let (log_r, log_w) = pipe();
+        let fd = log_w.as_raw_fd();
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let first = pool.apply_async(gated, gates.args()).unwrap();
+        // The worker holds the second; the others wait in the pool's queue.
+        let rest: Vec<_> = (1..=4u64)
+            .map(|x| pool.apply_async(record, (fd, x)).unwrap())
+            .collect();
+        let pid = gates.started(1)[0];
+        kill_worker(pid);
+        let died = first.get(None).unwrap_err();
+        for handle in &rest {
+            handle.get(None).unwrap();
+        }
+        drop(pool);
+        drop(log_w);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(log_r), &mut text).unwrap();
+        (died, text)
+    });
+    expect_died(died);
+    assert_eq!(
+        lines, "1\n2\n3\n4\n",
+        "the tasks given back ran out of order"
+    );
 }
 
 // ---- Exercise 8: map -------------------------------------------------------------------
