@@ -1793,23 +1793,26 @@ proptest! {
 
 #[test]
 fn ex9_imap_reads_its_input_lazily() {
-    let (first, pulled) = isolated(|| {
-        let pool = Pool::new(2).unwrap();
+    let (first, at_start, pulled) = isolated(|| {
+        let pool = Pool::new(3).unwrap();
         let pulled = Rc::new(StdCell::new(0u64));
         let count = pulled.clone();
         let endless = (0u64..).inspect(move |_| count.set(count.get() + 1));
-        let first: Vec<u64> = pool
-            .imap(square, endless, Some(3))
-            .unwrap()
-            .take(5)
-            .map(Result::unwrap)
-            .collect();
-        (first, pulled.get())
+        let mut results = pool.imap(square, endless, Some(3)).unwrap();
+        let at_start = pulled.get();
+        let first: Vec<u64> = results.by_ref().take(5).map(Result::unwrap).collect();
+        (first, at_start, pulled.get())
     });
     assert_eq!(first, [0, 1, 4, 9, 16]);
-    let ahead = (CHUNKS_AHEAD_PER_WORKER * 2 * 3) as u64;
+    let ahead = (CHUNKS_AHEAD_PER_WORKER * 3) as u64;
+    assert_eq!(
+        at_start,
+        3 * ahead,
+        "imap submits {ahead} chunks of 3 at once, and no more"
+    );
+    // Five results took two chunks: at most `ahead` more are submitted.
     assert!(
-        (5..=6 + ahead).contains(&pulled),
+        pulled <= 3 * (2 + ahead),
         "{pulled} items taken from the input for 5 results"
     );
 }

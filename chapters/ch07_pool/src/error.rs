@@ -172,10 +172,9 @@ impl From<PipeError> for PoolError {
             PipeError::Os(errno) => PoolError::Os(errno),
             PipeError::BrokenPipe => PoolError::Os(Errno::EPIPE),
             PipeError::Encode(why) => PoolError::Encode(why),
-            other => PoolError::Os(Errno::from_raw(match other {
-                PipeError::Eof | PipeError::Truncated { .. } => libc::EPIPE,
-                _ => libc::EIO,
-            })),
+            // The pool reads and writes only whole frames of its own making: anything
+            // else from a connection is an input/output error.
+            _ => PoolError::Os(Errno::EIO),
         }
     }
 }
