@@ -39,10 +39,6 @@ fn square(x: u64) -> u64 {
     x * x
 }
 
-fn my_pid(_: ()) -> i32 {
-    std::process::id() as i32
-}
-
 fn my_name(_: ()) -> String {
     current_process().name
 }
@@ -218,11 +214,8 @@ fn signal_worker(pid: i32, signal: i32) {
         "pid {pid} is not a live child of this process"
     );
     // Safety: kill takes a pid and a signal; the pid is a live child of ours.
-    assert_eq!(
-        unsafe { libc::kill(pid, signal) },
-        0,
-        "kill({pid}, {signal})"
-    );
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal})");
 }
 
 /// Kills a worker with SIGKILL (after checking, as [`signal_worker`] does) and waits
@@ -1378,11 +1371,6 @@ fn ex7_a_worker_killed_mid_task_fails_that_task_and_is_replaced() {
     assert!(!after.contains(&victim.name));
     assert_eq!(later.0, [0, 1, 4, 9]);
     assert!(later.1, "the killed worker was not reaped");
-}
-
-fn gated_then(args: ((i32, i32), u64)) -> u64 {
-    gated(args.0);
-    args.1
 }
 
 #[test]

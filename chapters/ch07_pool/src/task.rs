@@ -152,7 +152,9 @@ where
     // TODO: decode an A (`Decode` otherwise), call the `fn(A) -> R` at `func`, and
     // encode its result (`Encode` otherwise).
     todo!(
-        "call the fn at {func:#x} on {} argument bytes in {worker}",
+        "call the fn({}) -> {} at {func:#x} on {} argument bytes in {worker}",
+        std::any::type_name::<A>(),
+        std::any::type_name::<R>(),
         args.len()
     )
 }

@@ -167,7 +167,12 @@ where
 {
     // SKELETON: // TODO: decode an A (`Decode` otherwise), call the `fn(A) -> R` at `func`, and
     // SKELETON: // encode its result (`Encode` otherwise).
-    // SKELETON: todo!("call the fn at {func:#x} on {} argument bytes in {worker}", args.len())
+    // SKELETON: todo!(
+    // SKELETON:     "call the fn({}) -> {} at {func:#x} on {} argument bytes in {worker}",
+    // SKELETON:     std::any::type_name::<A>(),
+    // SKELETON:     std::any::type_name::<R>(),
+    // SKELETON:     args.len()
+    // SKELETON: )
     // BEGIN SOLUTION
     // SAFETY: `func` was stored by `Task::new::<A, R>` as the address of an
     // `fn(A) -> R` (see `Task::run`), and this trampoline is the one made for A and R.
