@@ -55,7 +55,7 @@ pub struct Cell {
     pub(crate) chunks: Vec<Option<Outcome>>,
     /// Chunk numbers in the order their outcomes arrived (for `imap_unordered`).
     pub(crate) arrivals: VecDeque<usize>,
-    /// Chunks still to arrive.
+    /// Chunks still to arrive (not counted for a streaming cell).
     pub(crate) pending: usize,
     /// Set once, when the whole result is final: every chunk arrived, or one failed.
     pub(crate) outcome: Option<Result<(), TaskError>>,
@@ -95,7 +95,6 @@ impl Cell {
     /// Adds a chunk to a streaming cell; returns its number.
     pub(crate) fn add_chunk(&mut self) -> usize {
         self.chunks.push(None);
-        self.pending += 1;
         self.chunks.len() - 1
     }
 
@@ -110,10 +109,10 @@ impl Cell {
         let failed = outcome.as_ref().err().cloned();
         self.chunks[chunk] = Some(outcome);
         self.arrivals.push_back(chunk);
-        self.pending -= 1;
         if self.streaming || self.outcome.is_some() {
             return false;
         }
+        self.pending -= 1;
         match failed {
             Some(err) => self.outcome = Some(Err(err)),
             None if self.pending == 0 => self.outcome = Some(Ok(())),

@@ -137,9 +137,7 @@ where
             let task = Task::chunk(self.f, &items)?;
             let chunk = self.cell.borrow_mut().add_chunk();
             if let Err(err) = self.core.borrow_mut().submit(task, &self.cell, chunk) {
-                let mut cell = self.cell.borrow_mut();
-                cell.chunks.pop();
-                cell.pending -= 1;
+                self.cell.borrow_mut().chunks.pop();
                 return Err(err);
             }
             self.submitted += 1;
