@@ -584,8 +584,7 @@ fn main() {
         ),
         Err(why) => println!("\nCPython comparison skipped: {why}"),
     }
-    let path = figures.write();
-    println!("figures written to {path}");
+    figures.write();
 }
 
 fn per_s(value: f64) -> String {
@@ -601,24 +600,18 @@ fn check(target: &str, met: bool, ratio: f64) {
     println!("    target {target}: {verdict} ({ratio:.2})");
 }
 
-/// The figures file the book quotes (`book/figures/<bench>.json`, the shape of
-/// FIGURES.md), written here until the shared writer lands in `benches/common`.
-struct Figures {
-    bench: &'static str,
-    entries: Vec<(String, f64, String, String)>,
-}
+/// The figures the book quotes, written by `benches/common`'s writer, with the units
+/// this bench uses.
+struct Figures(common::Figures);
 
 impl Figures {
+    #[track_caller]
     fn new(bench: &'static str) -> Figures {
-        Figures {
-            bench,
-            entries: Vec::new(),
-        }
+        Figures(common::Figures::new(bench))
     }
 
     fn add(&mut self, key: &str, value: f64, unit: &str, text: String) {
-        self.entries
-            .push((key.to_owned(), value, unit.to_owned(), text));
+        self.0.add(key, value, unit, text);
     }
 
     fn micros(&mut self, key: &str, value: f64) {
@@ -648,105 +641,7 @@ impl Figures {
         self.add(key, value, unit.trim(), text);
     }
 
-    fn write(&self) -> String {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix("model name"))
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-            .unwrap_or_default();
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        let figures: Vec<String> = self
-            .entries
-            .iter()
-            .map(|(key, value, unit, text)| {
-                format!(
-                    "    {}: {{ \"value\": {}, \"unit\": {}, \"text\": {} }}",
-                    quote(key),
-                    round(*value),
-                    quote(unit),
-                    quote(text)
-                )
-            })
-            .collect();
-        let json = format!(
-            "{{\n  \"bench\": {},\n  \"date\": {},\n  \"machine\": {{ \"cores\": {cores}, \"cpu\": {}, \"kernel\": {} }},\n  \"source_digest\": {},\n  \"figures\": {{\n{}\n  }}\n}}\n",
-            quote(self.bench),
-            quote(&today()),
-            quote(&cpu),
-            quote(kernel.trim()),
-            quote(&source_digest(root)),
-            figures.join(",\n")
-        );
-        let path = root
-            .join("book/figures")
-            .join(format!("{}.json", self.bench));
-        std::fs::create_dir_all(path.parent().unwrap()).expect("create book/figures");
-        std::fs::write(&path, json).expect("write the figures file");
-        path.display().to_string()
+    fn write(&self) {
+        self.0.write();
     }
-}
-
-/// `value` with 4 significant digits, as JSON.
-fn round(value: f64) -> String {
-    if value == 0.0 || !value.is_finite() {
-        return "0".into();
-    }
-    let digits = (3 - value.abs().log10().floor() as i32).max(0) as usize;
-    format!("{value:.digits$}")
-}
-
-fn quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Today's date (UTC), `YYYY-MM-DD`.
-fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// FNV-1a (64 bits) over the bench's sources: this file, its Python script, and the
-/// shared helpers of both languages.
-fn source_digest(root: &std::path::Path) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for file in [
-        "benches/ch04_pipes_queues.rs",
-        "benches/pipes_queues.py",
-        "benches/common/mod.rs",
-        "benches/bench_common.py",
-    ] {
-        let bytes = std::fs::read(root.join(file)).unwrap_or_default();
-        for byte in file.bytes().chain(bytes) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("fnv1a64:{hash:016x}")
 }

@@ -30,7 +30,7 @@ import platform
 import sys
 import time
 
-from bench_common import quantile
+from common.bench_common import quantile
 
 DEADLINE_S = 30.0
 BIG = 16 << 20

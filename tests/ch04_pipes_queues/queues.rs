@@ -515,18 +515,46 @@ fn ex5_put_when_the_pipe_is_full_waits_for_a_getter_then_fails_full() {
     assert!(filled > 10_000, "only {filled} small items filled the pipe");
 }
 
-/// Items of 30 000 bytes: one read brings two and part of a third into the shared
-/// buffer, whose rest must move to the front before the next read.
+/// Items of mixed sizes: short ones that share a read, 30 000-byte ones that straddle
+/// the end of the shared buffer (its rest must move to the front before the next read),
+/// and long ones that start in the middle of the buffer.
 #[test]
-fn ex5_items_that_straddle_the_shared_buffer_arrive_whole() {
+fn ex5_items_of_mixed_sizes_cross_the_shared_buffer_whole() {
+    let sizes = [10, 100_000, 30_000, 30_000, 30_000, 10, 70_000, 5, 200_000, 30_000];
     let intact = isolated(|| {
         let q: Queue<Blob> = Queue::new().unwrap();
-        for k in 0..12 {
-            q.put(&blob(30_000, k), None).unwrap();
+        for (k, &len) in sizes.iter().enumerate() {
+            q.put(&blob(len, k as u32), None).unwrap();
         }
-        (0..12).all(|k| q.get(Some(Duration::from_secs(1))) == Ok(blob(30_000, k)))
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| q.get(Some(Duration::from_secs(1))) == Ok(blob(len, k as u32)))
+            .collect::<Vec<bool>>()
     });
-    assert!(intact);
+    assert_eq!(intact, [true; 10]);
+}
+
+/// A putter killed in the middle of an item shorter than the shared buffer: its half
+/// frame waits in the buffer, and a getter whose time runs out finds the writer dead:
+/// `Broken`, not `Empty`.
+#[test]
+fn ex5_half_a_short_item_from_a_dead_putter_breaks_the_queue() {
+    let answers = isolated(|| {
+        let q: Queue<Blob> = Queue::new().unwrap();
+        // Leaves 20 000 bytes of room in the 1 MiB pipe (4 + 3 + the blob).
+        let filler = big_blob(PIPE_SIZE - 20_000 - HEADER - 3, 9);
+        q.put(&filler, None).unwrap();
+        let mut putter = spawn(|| q.put(&blob(40_000, 10), None).unwrap());
+        wait_in_syscall(putter.pid(), &[SYS_POLL, SYS_PPOLL]);
+        putter.kill().unwrap();
+        vec![
+            debug(q.get(LONG) == Ok(filler)),
+            debug(q.get(Some(Duration::from_millis(100)))),
+            debug(q.is_broken()),
+        ]
+    });
+    assert_eq!(answers, ["true", "Err(Broken)", "true"]);
 }
 
 /// A putter of a long item killed while it waits for room, before any byte of the item

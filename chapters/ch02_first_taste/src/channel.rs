@@ -5,7 +5,7 @@
 //! stream only once every process has closed its write end.
 
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -74,6 +74,22 @@ impl<T> Sender<T> {
     }
 }
 
+/// The pipe's write end, like Python's `Connection.fileno()`: for `poll`, or to hand
+/// to code that writes frames itself.
+impl<T> AsFd for Sender<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The pipe's read end, like Python's `Connection.fileno()`: for `poll` with other
+/// descriptors. Bytes read from it directly never reach the receiver.
+impl<T> AsFd for Receiver<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl<T: DeserializeOwned> Receiver<T> {
     /// Receives the next message, waiting as long as it takes. `Closed` once every
     /// sender is gone and no message is left.
@@ -82,6 +98,7 @@ impl<T: DeserializeOwned> Receiver<T> {
     }
 
     /// Receives the next message, waiting at most `timeout`: `Timeout` when none came.
+    /// A zero timeout does not wait, but takes a message that is there already.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, ChannelError> {
         self.recv_until(Some(Instant::now() + timeout))
     }
@@ -89,13 +106,16 @@ impl<T: DeserializeOwned> Receiver<T> {
     // ANCHOR: recv_until
     /// Receives the next message, waiting until `deadline` (`None`: no limit).
     ///
-    /// Messages already buffered come first. Reading 0 bytes means every write end is
-    /// closed: `Closed` if nothing is buffered, `Malformed` if a frame was cut short.
+    /// Messages already buffered come first; a deadline already passed still takes a
+    /// message the pipe holds. A signal that interrupts the wait does not end it.
+    /// Reading 0 bytes means every write end is closed: `Closed` if nothing is
+    /// buffered, `Malformed` if a frame was cut short.
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, ChannelError> {
         // TODO: the next message: from the buffer when a whole frame is there, else
-        // from the pipe once one has arrived. Timeout when the deadline passes first;
-        // at the end of the stream, Closed if nothing is buffered, Malformed inside a
-        // frame.
+        // from the pipe once one has arrived (what the pipe holds counts even when the
+        // deadline has passed). Timeout when the deadline passes first; a signal does
+        // not end the wait; at the end of the stream, Closed if nothing is buffered,
+        // Malformed inside a frame.
         todo!(
             "decode the next frame, reading {:?} ({} bytes buffered) \
              until {deadline:?}",

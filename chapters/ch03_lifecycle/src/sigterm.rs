@@ -17,13 +17,15 @@ pub static TERMINATE_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 // ANCHOR: exit_cleanly_on_sigterm
 /// Installs, in the calling process, a SIGTERM handler that only sets
-/// [`TERMINATE_REQUESTED`], and returns that flag. The process keeps running after a
-/// SIGTERM: its code is expected to look at the flag and return normally, so that its
-/// destructors run (a default SIGTERM ends the process without running any).
+/// [`TERMINATE_REQUESTED`], and returns that flag, clear. The process keeps running
+/// after a SIGTERM: its code is expected to look at the flag and return normally, so
+/// that its destructors run (a default SIGTERM ends the process without running any).
+/// A blocking call that the signal interrupts returns `EINTR` instead of blocking
+/// again (no `SA_RESTART`), so code blocked in one gets to look at the flag.
 pub fn exit_cleanly_on_sigterm() -> Result<&'static AtomicBool, LifecycleError> {
     // TODO: from now on a SIGTERM only sets TERMINATE_REQUESTED, and this process
     // keeps running; the flag starts clear (a forked child got a copy of its
-    // parent's).
+    // parent's); a blocking call the signal interrupts fails with EINTR.
     todo!(
         "catch SIGTERM in pid {} by setting TERMINATE_REQUESTED",
         std::process::id()

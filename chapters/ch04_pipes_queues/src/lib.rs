@@ -18,6 +18,7 @@
 //! - [`joinable`]: exercise 6, `JoinableQueue`: `task_done` and `join`.
 //! - [`ring`]: exercise 7, `RingQueue` in shared memory, with futex wake-ups.
 
+// Until every exercise is filled in, some imports, helpers and parameters go unused.
 #![allow(dead_code, unused_imports, unused_variables)]
 
 pub mod error;

@@ -5,7 +5,7 @@
 //! stream only once every process has closed its write end.
 
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -79,6 +79,22 @@ impl<T> Sender<T> {
     }
 }
 
+/// The pipe's write end, like Python's `Connection.fileno()`: for `poll`, or to hand
+/// to code that writes frames itself.
+impl<T> AsFd for Sender<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The pipe's read end, like Python's `Connection.fileno()`: for `poll` with other
+/// descriptors. Bytes read from it directly never reach the receiver.
+impl<T> AsFd for Receiver<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 impl<T: DeserializeOwned> Receiver<T> {
     /// Receives the next message, waiting as long as it takes. `Closed` once every
     /// sender is gone and no message is left.
@@ -87,6 +103,7 @@ impl<T: DeserializeOwned> Receiver<T> {
     }
 
     /// Receives the next message, waiting at most `timeout`: `Timeout` when none came.
+    /// A zero timeout does not wait, but takes a message that is there already.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, ChannelError> {
         self.recv_until(Some(Instant::now() + timeout))
     }
@@ -94,13 +111,16 @@ impl<T: DeserializeOwned> Receiver<T> {
     // ANCHOR: recv_until
     /// Receives the next message, waiting until `deadline` (`None`: no limit).
     ///
-    /// Messages already buffered come first. Reading 0 bytes means every write end is
-    /// closed: `Closed` if nothing is buffered, `Malformed` if a frame was cut short.
+    /// Messages already buffered come first; a deadline already passed still takes a
+    /// message the pipe holds. A signal that interrupts the wait does not end it.
+    /// Reading 0 bytes means every write end is closed: `Closed` if nothing is
+    /// buffered, `Malformed` if a frame was cut short.
     fn recv_until(&mut self, deadline: Option<Instant>) -> Result<T, ChannelError> {
         // SKELETON: // TODO: the next message: from the buffer when a whole frame is there, else
-        // SKELETON: // from the pipe once one has arrived. Timeout when the deadline passes first;
-        // SKELETON: // at the end of the stream, Closed if nothing is buffered, Malformed inside a
-        // SKELETON: // frame.
+        // SKELETON: // from the pipe once one has arrived (what the pipe holds counts even when the
+        // SKELETON: // deadline has passed). Timeout when the deadline passes first; a signal does
+        // SKELETON: // not end the wait; at the end of the stream, Closed if nothing is buffered,
+        // SKELETON: // Malformed inside a frame.
         // SKELETON: todo!(
         // SKELETON:     "decode the next frame, reading {:?} ({} bytes buffered) \
         // SKELETON:      until {deadline:?}",
@@ -115,10 +135,12 @@ impl<T: DeserializeOwned> Receiver<T> {
                 return Ok(message);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left.is_some_and(|left| left.is_zero()) {
-                return Err(ChannelError::Timeout);
-            }
+            // With no time left, one look still takes what the pipe holds already.
             if !mpkit::poll_readable(self.fd.as_fd(), left)? {
+                // Not readable: the time is up, or a signal interrupted the wait.
+                if left.is_some_and(|left| left.is_zero()) {
+                    return Err(ChannelError::Timeout);
+                }
                 continue;
             }
             match nix::unistd::read(&self.fd, &mut chunk) {

@@ -20,8 +20,8 @@ pub mod panics;
 pub mod process;
 pub mod sigterm;
 
-pub use ch02_first_taste::{current_process, ProcessInfo};
+pub use ch02_first_taste::{current_process, ProcessError, ProcessInfo};
 pub use error::LifecycleError;
 pub use panics::run_target;
-pub use process::{Process, DROP_GRACE};
+pub use process::{current_is_daemon, Process, DROP_GRACE};
 pub use sigterm::{exit_cleanly_on_sigterm, TERMINATE_REQUESTED};
