@@ -1133,6 +1133,38 @@ fn ex5_a_worker_goes_on_to_its_waiting_task_by_itself() {
     assert_eq!(line, "8\n");
 }
 
+/// Bytes that postcard writes with one copy (as `serialize_bytes`).
+struct Blob(Vec<u8>);
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <Vec<u8>>::deserialize(d).map(Blob)
+    }
+}
+
+fn blob_len(blob: Blob) -> usize {
+    blob.0.len()
+}
+
+#[test]
+fn ex5_a_task_too_long_for_one_message_is_an_error_at_once() {
+    let (error, next) = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        let max = workbook::ch07_pool::DEFAULT_MAX_MESSAGE;
+        let error = pool.apply_async(blob_len, Blob(vec![0; max + 1])).err();
+        let next = pool.apply(blob_len, Blob(vec![0; 1000]));
+        (error, next)
+    });
+    assert!(matches!(error, Some(PoolError::Encode(_))), "{error:?}");
+    assert_eq!(next, Ok(1000));
+}
+
 // ---- Exercise 6: wait, ready, successful, callbacks ------------------------------------
 
 #[test]

@@ -150,12 +150,13 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Whether `job` may be sent to this worker now.
+    /// Whether `job` may be sent to this worker now: its quota is not spent, and it
+    /// is idle, or busy with one task while `job` is short. (A worker that ended, or
+    /// that the pool retired, fails the send: `dispatch` then spends its quota.)
     pub(crate) fn can_take(&self, job: &Job) -> bool {
-        if self.eof || self.retired || self.quota == Some(0) {
-            return false;
-        }
-        self.held.is_empty() || (self.held.len() < PREFETCH && job.frame.len() <= PREFETCH_BYTES)
+        self.quota != Some(0)
+            && (self.held.is_empty()
+                || (self.held.len() < PREFETCH && job.frame.len() <= PREFETCH_BYTES))
     }
 }
 

@@ -16,7 +16,47 @@ pub enum Reply {
     Ready,
     /// The outcome of the oldest task the worker was sent and has not answered yet:
     /// the result's postcard bytes, or why there are none.
-    Done(Result<Vec<u8>, TaskError>),
+    Done(#[serde(with = "outcome")] Result<Vec<u8>, TaskError>),
+}
+
+/// Serde for an outcome whose bytes travel as one byte string (see
+/// [`byte_string`](crate::task::byte_string)).
+mod outcome {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::error::TaskError;
+
+    #[derive(Serialize)]
+    enum Sent<'a> {
+        Ok(#[serde(with = "crate::task::byte_string")] &'a [u8]),
+        Err(&'a TaskError),
+    }
+
+    #[derive(Deserialize)]
+    enum Received {
+        Ok(#[serde(with = "crate::task::byte_string")] Vec<u8>),
+        Err(TaskError),
+    }
+
+    pub fn serialize<S: Serializer>(
+        outcome: &Result<Vec<u8>, TaskError>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match outcome {
+            Ok(bytes) => Sent::Ok(bytes),
+            Err(err) => Sent::Err(err),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Result<Vec<u8>, TaskError>, D::Error> {
+        Ok(match Received::deserialize(d)? {
+            Received::Ok(bytes) => Ok(bytes),
+            Received::Err(err) => Err(err),
+        })
+    }
 }
 
 /// What a worker needs besides its connection.

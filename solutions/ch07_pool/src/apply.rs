@@ -15,8 +15,9 @@ impl Inner {
     /// (see `Worker::can_take`): each to the worker holding the fewest tasks (the
     /// first such worker on a tie), so that idle workers get work before busy ones
     /// get more. A task sent is held by its worker, and counts against the worker's
-    /// quota. A send that fails (the worker is gone) puts the task back at the front
-    /// of the queue and sets the worker's quota to 0: its end is handled when its pidfd says so.
+    /// quota. A send that fails (the worker ended, or was retired) puts the task back
+    /// at the front of the queue and spends the worker's quota: its end is handled when
+    /// its pidfd says so.
     pub(crate) fn dispatch(&mut self) -> Result<(), PoolError> {
         // SKELETON: // TODO: oldest task first, to the least loaded worker that can take it, until
         // SKELETON: // none can. What a worker was sent, it holds (in order) and it counts against its

@@ -37,7 +37,7 @@ pub mod worker;
 /// Chapter 1's names and logger, from the crate this chapter names its workers with.
 pub use ch01_setup::{current_process, log_to_fd, next_child_identity, ProcessInfo};
 /// Chapter 4's connections, which carry the tasks and the answers.
-pub use ch04_pipes_queues::{Connection, Pipe, PipeError};
+pub use ch04_pipes_queues::{Connection, Pipe, PipeError, DEFAULT_MAX_MESSAGE};
 pub use error::{PoolError, TaskError};
 pub use heavy::heavy;
 pub use imap::{IMap, CHUNKS_AHEAD_PER_WORKER};
