@@ -1165,6 +1165,35 @@ fn ex5_a_task_too_long_for_one_message_is_an_error_at_once() {
     assert_eq!(next, Ok(1000));
 }
 
+#[test]
+fn ex5_a_copy_of_the_pool_in_a_forked_child_cannot_use_it() {
+    let (in_child, after) = isolated(|| {
+        let pool = Pool::new(1).unwrap();
+        // Made after the pool, so that its worker does not hold the write end.
+        let (answer_r, answer_w) = pipe();
+        let handle = pool.apply_async(square, 6).unwrap();
+        let fd = answer_w.as_raw_fd();
+        let mut child = fork_child(|| {
+            let answers = format!(
+                "{:?} {:?}\n",
+                pool.apply_async(square, 2).err(),
+                handle.get(None)
+            );
+            write_fd(fd, answers.as_bytes());
+            // Dropping the copy here must not touch the parent's workers.
+            pool.terminate();
+        })
+        .unwrap();
+        drop(answer_w);
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(answer_r), &mut text).unwrap();
+        (text, (handle.get(None), pool.apply(square, 7)))
+    });
+    assert_eq!(in_child, "Some(NotTheOwner) Err(NotTheOwner)\n");
+    assert_eq!(after, (Ok(36), Ok(49)));
+}
+
 // ---- Exercise 6: wait, ready, successful, callbacks ------------------------------------
 
 #[test]

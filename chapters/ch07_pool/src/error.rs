@@ -98,6 +98,9 @@ pub enum PoolError {
     NotRunning,
     /// `join` before `close` or `terminate` (Python: "Pool is still running").
     StillRunning,
+    /// The pool was used in a process it was copied into by a fork: only the process
+    /// that made it may use it (its workers' sockets are the maker's).
+    NotTheOwner,
     /// `successful` on a result that is not ready (Python: "... not ready").
     NotReady,
     /// No result within the time given to `get` (Python's `TimeoutError`). The task
@@ -136,6 +139,9 @@ impl fmt::Display for PoolError {
             PoolError::NotRunning => write!(f, "the pool is not running"),
             PoolError::StillRunning => {
                 write!(f, "the pool is still running: close or terminate it first")
+            }
+            PoolError::NotTheOwner => {
+                write!(f, "only the process that made the pool may use it")
             }
             PoolError::NotReady => write!(f, "the result is not ready"),
             PoolError::Timeout => write!(f, "no result within the time given"),

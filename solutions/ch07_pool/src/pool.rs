@@ -189,6 +189,8 @@ pub struct Inner {
     pub(crate) state: State,
     /// Callbacks of final results, run once the pool is no longer borrowed.
     pub(crate) due: Vec<Box<dyn FnOnce()>>,
+    /// The pid of the process that made the pool: the only one that may use it.
+    pub(crate) owner: i32,
 }
 
 /// The pool's shared state.
@@ -342,8 +344,18 @@ impl Inner {
         self.dispatch()
     }
 
-    /// `Ok` while the pool takes tasks.
+    /// `NotTheOwner` in a process the pool was copied into by a fork.
+    pub(crate) fn check_owner(&self) -> Result<(), PoolError> {
+        if std::process::id() as i32 == self.owner {
+            Ok(())
+        } else {
+            Err(PoolError::NotTheOwner)
+        }
+    }
+
+    /// `Ok` while the pool takes tasks (in the process that made it).
     pub(crate) fn check_running(&self) -> Result<(), PoolError> {
+        self.check_owner()?;
         match &self.state {
             State::Running => Ok(()),
             State::Broken(err) => Err(PoolError::Task(err.clone())),
@@ -405,6 +417,7 @@ impl Inner {
     /// `deadline` at most) for a worker to answer or end, read what came, and handle
     /// the workers that ended.
     pub(crate) fn step(&mut self, deadline: Option<Instant>) -> Result<(), PoolError> {
+        self.check_owner()?;
         self.top_up()?;
         if self.state == State::Closed {
             self.retire_idle();
@@ -492,7 +505,8 @@ fn run_due(core: &PoolRef) {
 /// Drives the pool until `done()` is true (`Ok(true)`) or `deadline` passes
 /// (`Ok(false)`); with a deadline already past, looks once without waiting. Runs the
 /// callbacks that come due, in this thread. `NotRunning` when `done()` can no longer
-/// become true (no worker is left to wait for).
+/// become true (no worker is left to wait for); `NotTheOwner` in a process the pool
+/// was copied into by a fork.
 pub fn drive_until(
     core: &PoolRef,
     deadline: Option<Instant>,

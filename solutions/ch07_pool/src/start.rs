@@ -72,6 +72,7 @@ impl PoolBuilder {
             queue: VecDeque::new(),
             state: State::Running,
             due: Vec::new(),
+            owner: std::process::id() as i32,
         };
         for _ in 0..processes {
             // On an error, `inner` is dropped: its workers are killed and reaped.
@@ -110,6 +111,9 @@ impl Pool {
         // SKELETON: todo!("terminate the pool's {} workers", self.workers().len())
         // BEGIN SOLUTION
         let mut inner = self.core.borrow_mut();
+        if inner.check_owner().is_err() {
+            return; // a copy in a forked child: the workers are not its own
+        }
         inner.state = State::Terminated;
         inner.fail_all(TaskError::Terminated);
         inner.due.clear();
