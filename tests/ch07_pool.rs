@@ -222,11 +222,16 @@ fn signal_worker(pid: i32, signal: i32) {
 /// until it is dead: a zombie the pool has not reaped yet.
 fn kill_worker(pid: i32) {
     signal_worker(pid, libc::SIGKILL);
+    wait_dead(pid);
+}
+
+/// Waits until child `pid` is dead: a zombie nobody has reaped yet.
+fn wait_dead(pid: i32) {
     let deadline = Instant::now() + SOON;
     while proc_stat(pid).is_some_and(|(_, state)| state != 'Z') {
         assert!(
             Instant::now() < deadline,
-            "pid {pid} still alive after SIGKILL"
+            "pid {pid} still alive after {SOON:?}"
         );
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -1522,6 +1527,10 @@ fn ex7_a_worker_that_ends_in_its_initializer_breaks_the_pool() {
             })
             .build()
             .unwrap();
+        // Both end before the pool looks: it finds both ended in one turn of its loop.
+        for pid in pids(&pool) {
+            wait_dead(pid);
+        }
         let first = pool.apply(square, 1).unwrap_err();
         let second = pool.apply_async(square, 2).err();
         let workers = pool.workers().len();
