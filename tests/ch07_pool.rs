@@ -928,6 +928,19 @@ fn ex5_get_with_a_timeout_times_out_and_the_result_comes_later() {
 }
 
 #[test]
+fn ex5_get_with_a_timeout_blocks_without_spinning() {
+    let got = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(1).unwrap();
+        let handle = pool.apply_async(gated, gates.args()).unwrap();
+        let pid = gates.started(1)[0];
+        let got = blocks_without_spinning(&gates, 1, || handle.get(Some(SOON)).unwrap());
+        got == pid
+    });
+    assert!(got);
+}
+
+#[test]
 fn ex5_get_blocks_without_spinning_until_the_result_comes() {
     let pid = isolated(|| {
         let gates = Gates::new();
@@ -2013,6 +2026,45 @@ fn ex10_close_then_join_finishes_every_task_and_every_worker() {
     assert_eq!(workers, 0);
     assert!(gone, "a worker was left running or unreaped after join");
     assert_eq!(state, State::Closed);
+}
+
+/// After `close`, an idle worker leaves at once, while another still works: no later
+/// worker kept a copy of the pool's end of its socketpair (which would hide the
+/// end-of-file from it).
+#[test]
+fn ex10_an_idle_worker_leaves_after_close_while_another_works() {
+    let (idle_left, busy_alive, result) = isolated(|| {
+        let gates = Gates::new();
+        let pool = Pool::new(2).unwrap();
+        let workers = pids(&pool);
+        assert_eq!(pool.apply(square, 2), Ok(4));
+        // The first worker is the least loaded but busy: the second takes the gated task.
+        let quick = pool.apply_async(square, 3).unwrap();
+        let busy = pool.apply_async(gated, gates.args()).unwrap();
+        let busy_pid = gates.started(1)[0];
+        assert_eq!(quick.get(None), Ok(9));
+        let idle_pid = *workers
+            .iter()
+            .find(|&&p| p != busy_pid)
+            .expect("two workers");
+        pool.close();
+        let deadline = Instant::now() + SOON;
+        while !is_gone(idle_pid) && Instant::now() < deadline {
+            // Drives the pool, which retires the idle worker and reaps it.
+            let _ = busy.wait(Some(Duration::from_millis(10)));
+        }
+        let idle_left = is_gone(idle_pid);
+        let busy_alive = is_live_child(busy_pid);
+        gates.release(1);
+        pool.join().unwrap();
+        (idle_left, busy_alive, busy.get(None))
+    });
+    assert!(
+        idle_left,
+        "the idle worker never read end-of-file after close"
+    );
+    assert!(busy_alive, "the busy worker left before its task was done");
+    assert!(result.is_ok());
 }
 
 #[test]
