@@ -76,7 +76,8 @@ impl Pool {
     /// with `TaskError::Terminated` (their callbacks do not run), every worker is
     /// killed with SIGKILL and reaped, and the pool takes no more tasks. Queued tasks
     /// never reach a worker, so this takes as long with 10 000 of them as with none.
-    /// Calling it again does nothing.
+    /// Calling it again does nothing. In a copy of the pool in a forked child, it kills
+    /// nothing: `mpkit::Child` signals and reaps only for the process that forked it.
     pub fn terminate(&self) {
         // TODO: no more tasks; every unfinished result fails as terminated, without
         // callbacks; every worker killed and reaped.
