@@ -21,3 +21,4 @@ chapter!(ch03_lifecycle, ch03_lifecycle_solution);
 chapter!(ch04_pipes_queues, ch04_pipes_queues_solution);
 chapter!(ch05_sync, ch05_sync_solution);
 chapter!(ch06_shared_memory, ch06_shared_memory_solution);
+chapter!(ch07_pool, ch07_pool_solution);
