@@ -14,7 +14,7 @@
 use std::io::IoSlice;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -288,15 +288,9 @@ impl<M: Mode> Connection<M> {
     }
 }
 
-/// The deadline `timeout` from now (`None`: no deadline).
-pub fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future))
-}
-
-/// An instant so far ahead (136 years) that nobody waits for it.
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(1 << 32)
-}
+/// The deadline `timeout` from now (`None`: no deadline; nor for a timeout too long to
+/// represent, such as `Duration::MAX`): the kit's one function for every timeout.
+pub use mpkit::deadline_after;
 
 // ANCHOR: poll_until
 /// `poll(2)` on `fds` until one is ready or `deadline` passes; retried after `EINTR`
