@@ -16,7 +16,7 @@
 mod digest;
 mod rows;
 
-pub use rows::{Better, Role, Target};
+pub use rows::{number, Better, Role, Target};
 
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read};
@@ -157,37 +157,6 @@ pub fn json_string(line: &str, key: &str) -> Option<String> {
 /// The workspace root (the root package's directory).
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `value` rounded to `significant` digits, as the book prints it: no exponent, and
-/// a thin space between groups of three digits from 10 000 up (`34 000`, `5.2`,
-/// `0.19`).
-pub fn number(value: f64, significant: u32) -> String {
-    if value == 0.0 || !value.is_finite() {
-        return format!("{value}");
-    }
-    let magnitude = value.abs().log10().floor() as i32;
-    let decimals = (significant as i32 - 1 - magnitude).max(0) as usize;
-    let scale = 10f64.powi(magnitude + 1 - significant as i32);
-    let rounded = (value / scale).round() * scale;
-    let text = format!("{rounded:.decimals$}");
-    let (sign, digits) = text
-        .strip_prefix('-')
-        .map_or(("", &*text), |rest| ("-", rest));
-    let (whole, fraction) = digits
-        .split_once('.')
-        .map_or((digits, None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if whole.len() >= 5 && i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push('\u{2009}');
-        }
-        grouped.push(digit);
-    }
-    match fraction {
-        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
-        None => format!("{sign}{grouped}"),
-    }
 }
 
 /// A time in seconds as the book prints it: two significant digits in the unit that

@@ -1,6 +1,6 @@
 //! What a bench compares, and the targets its figures must meet: one row of the book's
-//! "How fast is it?" tables (ours, CPython, the physical limit, Rust peers) and the
-//! rule that says whether a target is met.
+//! "How fast is it?" tables (ours, CPython, the physical limit, Rust peers), the rule
+//! that says whether a target is met, and how the book rounds a number.
 //!
 //! The benches write rows into their figures files (`Figures::row` in `mod.rs`), and
 //! `cargo xtask` includes this very file to judge them on the page (one source for
@@ -180,5 +180,36 @@ impl Role {
         [Role::Ours, Role::CPython, Role::Limit, Role::Peer]
             .into_iter()
             .find(|role| role.key() == word)
+    }
+}
+
+/// `value` rounded to `significant` digits, as the book prints it: no exponent, and
+/// a thin space between groups of three digits from 10 000 up (`34 000`, `5.2`,
+/// `0.19`).
+pub fn number(value: f64, significant: u32) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (significant as i32 - 1 - magnitude).max(0) as usize;
+    let scale = 10f64.powi(magnitude + 1 - significant as i32);
+    let rounded = (value / scale).round() * scale;
+    let text = format!("{rounded:.decimals$}");
+    let (sign, digits) = text
+        .strip_prefix('-')
+        .map_or(("", &*text), |rest| ("-", rest));
+    let (whole, fraction) = digits
+        .split_once('.')
+        .map_or((digits, None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if whole.len() >= 5 && i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push('\u{2009}');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}"),
     }
 }
