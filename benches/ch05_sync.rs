@@ -35,12 +35,16 @@
 //!    with two auto-reset `raw_sync` events. Targets: at least 2x CPython, no slower than
 //!    `raw_sync`.
 //! 5. **Sweep**: the counter for 1, 2, 3, 4, 6 and 8 processes (100 000 increments
-//!    each), under the `Lock`, the pthread mutex, `fetch_add` and CPython; median of 5.
-//! 6. **Spin or sleep**: the `Lock` spins a little before it sleeps (like std's futex
-//!    mutex). The counter of 2 under it and under the same lock without the spin (a
-//!    copy of the `Lock` as it was before, [`NoSpinLock`]), with every child on CPU 0,
+//!    each), under the `Lock`, the pthread mutex, `fetch_add` and CPython; median of 9
+//!    (CPython's of 3).
+//! 6. **Spin or sleep**: a waiter of the `Lock` first waits awake a moment (a few
+//!    `pause`s, then a few `sched_yield`s, like parking_lot's `SpinWait`) before it
+//!    sleeps. The counter of 2, with 1 000 000 increments per process, under it, under
+//!    the same protocol sleeping at once (the `Lock` as it was before) and under std's
+//!    policy (100 `pause`s, no yield), both [`StudyLock`]s, with every child on CPU 0,
 //!    the children on CPUs 0 and 1 in turn, and unpinned; wall time and the children's
-//!    CPU time, medians of 5. Target: the spin at least level everywhere.
+//!    CPU time, medians of 9 taken in turns. Target: the `Lock` at least level with
+//!    both everywhere.
 //!
 //! The CPython figures come from `benches/sync.py`, run with `python3` (fork context),
 //! which measures the same things the same way, and also an uncontended
@@ -106,6 +110,8 @@ struct Plan {
     pingpong_trips: usize,
     /// Runs of each point of the sweep, and of each placement of the spin study.
     sweep_runs: usize,
+    /// Increments per process in the spin study: enough for the processes to overlap.
+    study_increments: u64,
 }
 
 fn plan() -> Plan {
@@ -122,7 +128,8 @@ fn plan() -> Plan {
         barrier_runs: 3,
         pingpong_warmup: 1_000,
         pingpong_trips: 10_000,
-        sweep_runs: 5,
+        sweep_runs: 9,
+        study_increments: 1_000_000,
     };
     scaled(
         full,
@@ -140,6 +147,7 @@ fn plan() -> Plan {
             pingpong_warmup: 100,
             pingpong_trips: 1_000,
             sweep_runs: 1,
+            study_increments: 100_000,
         },
     )
 }
@@ -220,14 +228,43 @@ fn raw_event() -> RawSync<dyn EventImpl> {
     }
 }
 
-/// Chapter 5's `Lock` as it was before it spun: the same futex protocol (0 unlocked, 1
-/// locked, 2 contended), sleeping as soon as the lock is taken. Kept here so that one
-/// run measures the spin's effect.
-struct NoSpinLock {
-    state: Shared<Word>,
+/// How a [`StudyLock`] waits for a held lock before it sleeps in the kernel: the
+/// strategies the chapter's `Lock` does not use (it waits like parking_lot's `SpinWait`:
+/// a few `pause`s, then a few `sched_yield`s).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Strategy {
+    /// Not at all: chapter 5's `Lock` as it was before it waited awake, line for line.
+    Sleep,
+    /// std's futex mutex: watch the word up to 100 times (a `pause` each) while it is
+    /// locked with nobody asleep.
+    Spin,
 }
 
-/// The futex word of a [`NoSpinLock`], in shared memory.
+impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::Sleep => "before: sleep at once",
+            Strategy::Spin => "std's spin (100 pauses)",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Strategy::Sleep => "sleep",
+            Strategy::Spin => "spin",
+        }
+    }
+}
+
+/// Chapter 5's futex lock protocol (0 unlocked, 1 locked, 2 contended) with one of the
+/// waiting strategies the literature offers, so that one run compares them with the
+/// chapter's `Lock`.
+struct StudyLock {
+    state: Shared<Word>,
+    strategy: Strategy,
+}
+
+/// The futex word of a [`StudyLock`], in shared memory.
 #[repr(C)]
 struct Word {
     word: AtomicU32,
@@ -236,17 +273,17 @@ struct Word {
 // Safety: repr(C), no pointers, one atomic.
 unsafe impl ShmSafe for Word {}
 
-impl NoSpinLock {
-    fn new() -> NoSpinLock {
-        NoSpinLock {
+impl StudyLock {
+    fn new(strategy: Strategy) -> StudyLock {
+        StudyLock {
             state: Shared::new(Word {
                 word: AtomicU32::new(0),
             })
             .expect("Shared::new failed"),
+            strategy,
         }
     }
 
-    /// Chapter 5's `Lock::acquire` before the spin, line for line.
     fn acquire(&self, timeout: Duration) -> bool {
         let word = &self.state.word;
         if word
@@ -256,14 +293,48 @@ impl NoSpinLock {
             return true;
         }
         let deadline = Some(Instant::now() + timeout);
+        if self.strategy == Strategy::Sleep {
+            loop {
+                if word.swap(2, Ordering::Acquire) == 0 {
+                    return true;
+                }
+                if futex::wait(word, 2, deadline).expect("futex wait failed") == Wake::TimedOut {
+                    return false;
+                }
+            }
+        }
+        // std's lock_contended, with this lock's way of waiting.
+        let mut state = self.wait_awake(word);
+        if state == 0 {
+            match word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
         loop {
-            if word.swap(2, Ordering::Acquire) == 0 {
+            if state != 2 && word.swap(2, Ordering::Acquire) == 0 {
                 return true;
             }
-            match futex::wait(word, 2, deadline).expect("futex wait failed") {
-                Wake::TimedOut => return false,
-                Wake::Retry => {}
+            if futex::wait(word, 2, deadline).expect("futex wait failed") == Wake::TimedOut {
+                return false;
             }
+            state = self.wait_awake(word);
+        }
+    }
+
+    /// Waits without sleeping while the word says "locked, nobody asleep", as the
+    /// strategy says; returns the word as last seen.
+    fn wait_awake(&self, word: &AtomicU32) -> u32 {
+        let mut round = 0u32;
+        loop {
+            let state = word.load(Ordering::Relaxed);
+            match self.strategy {
+                _ if state != 1 => return state,
+                Strategy::Sleep => return state,
+                Strategy::Spin if round == 100 => return state,
+                Strategy::Spin => std::hint::spin_loop(),
+            }
+            round += 1;
         }
     }
 
@@ -377,16 +448,24 @@ fn main() {
             )),
         );
     }
-    println!("  spin or sleep, {PROCS} x {} increments:", plan.increments);
+    println!(
+        "  spin or sleep, {PROCS} x {} increments:",
+        plan.study_increments
+    );
     for study in &spin {
-        println!(
-            "    {:<10} Lock (spins) {:.2} ms, {:.2} ms CPU | no spin {:.2} ms, {:.2} ms CPU",
-            study.placement.label(),
-            study.spin_ms,
-            study.spin_cpu_ms,
-            study.nospin_ms,
-            study.nospin_cpu_ms,
-        );
+        let cells: Vec<String> = STUDY
+            .iter()
+            .enumerate()
+            .map(|(i, guard)| {
+                format!(
+                    "{} {:.2} ms ({:.2} ms CPU)",
+                    guard.name(),
+                    study.ms[i],
+                    study.cpu_ms[i]
+                )
+            })
+            .collect();
+        println!("    {:<10} {}", study.placement.label(), cells.join(" | "));
     }
     if let Some(p) = py {
         println!(
@@ -443,8 +522,8 @@ enum Guard {
     FetchAdd,
     /// A load and a store under the chapter's futex `Lock`.
     Lock,
-    /// The same under the `Lock` as it was before it spun.
-    NoSpin,
+    /// The same under a [`StudyLock`].
+    Study(Strategy),
     /// The same under `raw_sync`'s process-shared pthread mutex.
     RawSync,
     /// A load and a store under a `RobustLock` (a robust pthread mutex).
@@ -474,7 +553,7 @@ impl Guard {
             Guard::None => "nothing (load, then store)",
             Guard::FetchAdd => "fetch_add",
             Guard::Lock => "Lock",
-            Guard::NoSpin => "Lock without the spin",
+            Guard::Study(strategy) => strategy.name(),
             Guard::RawSync => "raw_sync pthread mutex",
             Guard::Robust => "RobustLock",
         }
@@ -577,7 +656,7 @@ fn counters(plan: &Plan, epoch: Instant) -> Counters {
     };
     for _ in 0..plan.counter_runs {
         for guard in Guard::COUNTER {
-            let run = counter_once(plan, epoch, guard, PROCS, Placement::Free);
+            let run = counter_once(epoch, guard, PROCS, guard.increments(plan), Placement::Free);
             if guard == Guard::Lock {
                 counters.overlaps.push(run.overlap);
             }
@@ -607,7 +686,7 @@ fn sweep(plan: &Plan, epoch: Instant) -> Sweep {
                 .into_iter()
                 .zip(&mut ms)
             {
-                let run = counter_once(plan, epoch, guard, n, Placement::Free);
+                let run = counter_once(epoch, guard, n, plan.increments, Placement::Free);
                 samples.push(run.elapsed.as_secs_f64() * 1e3);
             }
         }
@@ -619,13 +698,20 @@ fn sweep(plan: &Plan, epoch: Instant) -> Sweep {
     sweep
 }
 
-/// Benchmark 6 for one placement: medians of the wall and CPU milliseconds.
+/// The locks benchmark 6 compares, the chapter's `Lock` first: each other one is a
+/// [`StudyLock`] with a strategy the `Lock` does not use.
+const STUDY: [Guard; 3] = [
+    Guard::Lock,
+    Guard::Study(Strategy::Sleep),
+    Guard::Study(Strategy::Spin),
+];
+
+/// Benchmark 6 for one placement: for each lock of STUDY, the medians of the wall and
+/// the children's CPU milliseconds.
 struct SpinStudy {
     placement: Placement,
-    spin_ms: f64,
-    spin_cpu_ms: f64,
-    nospin_ms: f64,
-    nospin_cpu_ms: f64,
+    ms: Vec<f64>,
+    cpu_ms: Vec<f64>,
 }
 
 fn spin_study(plan: &Plan, epoch: Instant, cores: usize) -> Vec<SpinStudy> {
@@ -637,25 +723,29 @@ fn spin_study(plan: &Plan, epoch: Instant, cores: usize) -> Vec<SpinStudy> {
     placements
         .iter()
         .map(|&placement| {
-            let mut runs: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
+            let mut runs: Vec<Vec<Run>> = STUDY.iter().map(|_| Vec::new()).collect();
             for _ in 0..plan.sweep_runs {
-                for (guard, kept) in [Guard::Lock, Guard::NoSpin].into_iter().zip(&mut runs) {
-                    kept.push(counter_once(plan, epoch, guard, PROCS, placement));
+                for (&guard, kept) in STUDY.iter().zip(&mut runs) {
+                    kept.push(counter_once(
+                        epoch,
+                        guard,
+                        PROCS,
+                        plan.study_increments,
+                        placement,
+                    ));
                 }
             }
-            let ms = |runs: &[Run]| {
-                quantile(
-                    &sorted(runs.iter().map(|r| r.elapsed.as_secs_f64() * 1e3)),
-                    0.5,
-                )
-            };
-            let cpu_ms = |runs: &[Run]| quantile(&sorted(runs.iter().map(|r| r.cpu_s * 1e3)), 0.5);
+            let median = |values: Vec<f64>| quantile(&sorted(values), 0.5);
             SpinStudy {
                 placement,
-                spin_ms: ms(&runs[0]),
-                spin_cpu_ms: cpu_ms(&runs[0]),
-                nospin_ms: ms(&runs[1]),
-                nospin_cpu_ms: cpu_ms(&runs[1]),
+                ms: runs
+                    .iter()
+                    .map(|r| median(r.iter().map(|r| r.elapsed.as_secs_f64() * 1e3).collect()))
+                    .collect(),
+                cpu_ms: runs
+                    .iter()
+                    .map(|r| median(r.iter().map(|r| r.cpu_s * 1e3).collect()))
+                    .collect(),
             }
         })
         .collect()
@@ -721,17 +811,20 @@ fn children_cpu() -> f64 {
     seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
-/// One counter run: `procs` children x `guard.increments()` increments guarded by
-/// `guard`, placed by `placement`.
+/// One counter run: `procs` children x `increments` increments guarded by `guard`,
+/// placed by `placement`.
 fn counter_once(
-    plan: &Plan,
     epoch: Instant,
     guard: Guard,
     procs: usize,
+    increments: u64,
     placement: Placement,
 ) -> Run {
     let lock = Lock::new().expect("Lock::new failed");
-    let nospin = NoSpinLock::new();
+    let study = match guard {
+        Guard::Study(strategy) => Some(StudyLock::new(strategy)),
+        _ => None,
+    };
     let raw = raw_mutex();
     let robust = RobustLock::new().expect("RobustLock::new failed");
     let counter = new_counter();
@@ -743,7 +836,6 @@ fn counter_once(
         let value = counter.value.load(Ordering::Relaxed);
         counter.value.store(value + 1, Ordering::Relaxed);
     };
-    let increments = guard.increments(plan);
     let cpu_before = children_cpu();
     let elapsed = gated("counter", procs, |index| {
         placement.pin(index);
@@ -761,11 +853,12 @@ fn counter_once(
                         .expect("the Lock was not acquired within the deadline");
                     load_store();
                 }
-                Guard::NoSpin => {
-                    let taken = nospin.acquire(WAIT_DEADLINE);
-                    assert!(taken, "the NoSpinLock was not acquired within the deadline");
+                Guard::Study(_) => {
+                    let lock = study.as_ref().expect("made for this guard");
+                    let taken = lock.acquire(WAIT_DEADLINE);
+                    assert!(taken, "the StudyLock was not acquired within the deadline");
                     load_store();
-                    nospin.release();
+                    lock.release();
                 }
                 Guard::RawSync => {
                     let _guard = raw
@@ -1020,6 +1113,14 @@ fn run_python(plan: &Plan) -> Result<Python, String> {
     })
 }
 
+/// The key of a lock of benchmark 6 in the figures' names.
+fn study_key(guard: Guard) -> &'static str {
+    match guard {
+        Guard::Study(strategy) => strategy.key(),
+        _ => "lock",
+    }
+}
+
 /// Writes `book/figures/ch05_sync.json`: the figures the book quotes, the rows of the
 /// "How fast is it?" table with their targets, and the series of the charts.
 fn write_figures(m: Measured<'_>) {
@@ -1088,38 +1189,23 @@ fn write_figures(m: Measured<'_>) {
         .add("pingpong_us", trip, "us", us(trip))
         .add("pingpong_raw_sync_us", raw_trip, "us", us(raw_trip));
     for study in m.spin {
-        let key = study.placement.key();
-        figures
-            .add(
-                &format!("spin_{key}_ms"),
-                study.spin_ms,
-                "ms",
-                ms(study.spin_ms),
-            )
-            .add(
-                &format!("nospin_{key}_ms"),
-                study.nospin_ms,
-                "ms",
-                ms(study.nospin_ms),
-            )
-            .add(
-                &format!("spin_{key}_cpu_ms"),
-                study.spin_cpu_ms,
-                "ms",
-                ms(study.spin_cpu_ms),
-            )
-            .add(
-                &format!("nospin_{key}_cpu_ms"),
-                study.nospin_cpu_ms,
-                "ms",
-                ms(study.nospin_cpu_ms),
-            )
-            .add(
-                &format!("spin_{key}_speedup"),
-                study.nospin_ms / study.spin_ms,
-                "x",
-                times(study.nospin_ms / study.spin_ms),
-            );
+        let place = study.placement.key();
+        for (i, guard) in STUDY.iter().enumerate() {
+            let who = study_key(*guard);
+            figures
+                .add(
+                    &format!("study_{place}_{who}_ms"),
+                    study.ms[i],
+                    "ms",
+                    ms(study.ms[i]),
+                )
+                .add(
+                    &format!("study_{place}_{who}_cpu_ms"),
+                    study.cpu_ms[i],
+                    "ms",
+                    ms(study.cpu_ms[i]),
+                );
+        }
     }
     if let Some(p) = m.python {
         let py_counter_ms = p.counter_median_s * 1e3;
@@ -1194,25 +1280,26 @@ fn write_figures(m: Measured<'_>) {
                 .target(Target::faster_than("raw_sync", 1.0)),
         );
     for study in m.spin {
-        let key = study.placement.key();
-        figures
-            .row(
-                Row::new(
-                    format!("spin, then sleep: counter on {}", study.placement.label()),
-                    Better::Lower,
-                    &format!("spin_{key}_ms"),
-                )
-                .peer("before: sleep at once", &format!("nospin_{key}_ms"))
-                .target(Target::faster_than("before: sleep at once", 1.0)),
-            )
-            .row(
-                Row::new(
-                    format!("spin, then sleep: CPU time on {}", study.placement.label()),
-                    Better::Lower,
-                    &format!("spin_{key}_cpu_ms"),
-                )
-                .peer("before: sleep at once", &format!("nospin_{key}_cpu_ms")),
+        let place = study.placement.key();
+        let label = study.placement.label();
+        for (what, suffix) in [("counter", "ms"), ("children's CPU time", "cpu_ms")] {
+            let mut row = Row::new(
+                format!("contended Lock, {label}: {what}"),
+                Better::Lower,
+                &format!("study_{place}_lock_{suffix}"),
             );
+            for guard in &STUDY[1..] {
+                let Guard::Study(strategy) = guard else {
+                    continue;
+                };
+                let key = format!("study_{place}_{}_{suffix}", study_key(*guard));
+                row = row.peer(strategy.name(), &key);
+                if suffix == "ms" {
+                    row = row.target(Target::faster_than(strategy.name(), 1.0));
+                }
+            }
+            figures.row(row);
+        }
     }
 
     let x: Vec<f64> = SWEEP.iter().map(|&n| n as f64).collect();

@@ -87,14 +87,20 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
     } else {
         let mut picked = Vec::new();
         for wanted in &args.benches {
-            let found: Vec<&String> = all.iter().filter(|b| b.starts_with(wanted.as_str())).collect();
+            let found: Vec<&String> = all
+                .iter()
+                .filter(|b| b.starts_with(wanted.as_str()))
+                .collect();
             match found.as_slice() {
                 [one] => picked.push((*one).clone()),
                 [] => return Err(format!("no bench `{wanted}` (benches: {})", all.join(", "))),
                 many => {
                     return Err(format!(
                         "`{wanted}` names several benches: {}",
-                        many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        many.iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 }
             }
@@ -202,14 +208,22 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
     }
     println!("results: {}", relative(root, &results_file));
     if !args.quick {
-        println!("the book quotes {}; `cargo xtask book` draws the page", relative(root, &figures_dir));
+        println!(
+            "the book quotes {}; `cargo xtask book` draws the page",
+            relative(root, &figures_dir)
+        );
     }
     Ok(())
 }
 
 /// The figures file `bench` wrote in `dir` during this run (since `since`), checked to
 /// hold at least one figure: a bench that wrote none did not really run.
-fn fresh_figures(root: &Path, dir: &Path, bench: &str, since: SystemTime) -> Result<Chapter, String> {
+fn fresh_figures(
+    root: &Path,
+    dir: &Path,
+    bench: &str,
+    since: SystemTime,
+) -> Result<Chapter, String> {
     let results = Results::load(root, dir)?;
     let chapter = results
         .chapters

@@ -69,8 +69,8 @@ pub fn build(root: &Path) -> Result<PathBuf, String> {
     let results = Results::load(root, &root.join("book/figures"))
         .map_err(|problems| format!("the figures files are broken:\n  {problems}"))?;
     // The whole run as one file beside the page that draws it.
-    let results_json = serde_json::to_string_pretty(&results.to_json(false, None))
-        .map_err(|e| e.to_string())?;
+    let results_json =
+        serde_json::to_string_pretty(&results.to_json(false, None)).map_err(|e| e.to_string())?;
     show_mdbook_warnings();
     // Ours first, then mdBook's own two in their usual order: mdBook's would otherwise
     // expand the includes before ours could see where they are.

@@ -46,7 +46,12 @@ const EXPECTED: &[(&str, &str, &str)] = &[
 
 /// `text` with every `{{#performance ...}}` tag replaced. `Err` lists the tags it could
 /// not expand.
-pub fn expand(root: &Path, page: &Path, text: &str, results: &Results) -> Result<String, Vec<String>> {
+pub fn expand(
+    root: &Path,
+    page: &Path,
+    text: &str,
+    results: &Results,
+) -> Result<String, Vec<String>> {
     let mut out = String::with_capacity(text.len());
     let mut problems = Vec::new();
     let mut copied = 0;
@@ -95,10 +100,12 @@ fn machine(results: &Results) -> String {
         .chapters
         .iter()
         .map(|c| {
-            let field = |key: &str| c.machine.get(key).map_or("?".to_owned(), |v| match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            });
+            let field = |key: &str| {
+                c.machine.get(key).map_or("?".to_owned(), |v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
             format!(
                 "{}, {} cores, Linux {}",
                 field("cpu"),
@@ -353,7 +360,10 @@ mod tests {
         assert!(out.starts_with("Measured on "), "{out}");
         assert!(out.contains("| What | Ours | CPython |"), "{out}");
         assert!(out.contains("<div class=\"chart\">\n<svg"), "{out}");
-        assert!(out.contains("pool `map`"), "the pool's series is not there yet: {out}");
+        assert!(
+            out.contains("pool `map`"),
+            "the pool's series is not there yet: {out}"
+        );
         assert!(!out.contains("{{#performance"), "{out}");
     }
 

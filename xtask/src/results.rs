@@ -239,7 +239,12 @@ pub fn parse(name: &str, text: &str) -> Result<Chapter, String> {
             },
         );
     }
-    let list = |key: &str| raw.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    let list = |key: &str| {
+        raw.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let rows = list("rows")
         .iter()
         .map(|row| parse_row(row, &figures))
@@ -439,8 +444,14 @@ pub(crate) mod tests {
         let w = Target::within_limit(1.15);
         assert_eq!(w.met(Better::Lower, 11.4, Some(10.0)), Some(true));
         assert_eq!(w.met(Better::Lower, 11.6, Some(10.0)), Some(false));
-        assert_eq!(Target::AtLeast(5.0).met(Better::Higher, 4.0, None), Some(false));
-        assert_eq!(Target::AtMost(1.0).met(Better::Lower, 1.0, None), Some(true));
+        assert_eq!(
+            Target::AtLeast(5.0).met(Better::Higher, 4.0, None),
+            Some(false)
+        );
+        assert_eq!(
+            Target::AtMost(1.0).met(Better::Lower, 1.0, None),
+            Some(true)
+        );
     }
 
     #[test]
