@@ -14,7 +14,8 @@
 //!    one process, against `std::sync::Mutex<()>` (the in-process limit) and
 //!    `raw_sync`'s process-shared pthread mutex doing the same; they take turns, 5 runs
 //!    each, and the best run of each gives nanoseconds per pair. Target: at most 1.5x
-//!    std's time.
+//!    std's time. Also an `RLock`'s acquire + release, and one `gettid` system call
+//!    (which the `RLock` once made on both).
 //! 2. **Contended counter**: 4 forked processes each add 1, 100 000 times, to an
 //!    `AtomicU64` in a `Shared<Counter>`, with a separate load and store under one
 //!    `Lock` (so only the lock keeps increments from being lost); the final value must be
@@ -71,7 +72,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ch05_sync_solution::futex::{self, Wake};
-use ch05_sync_solution::{Barrier, Event, Lock, RobustLock, Shared, ShmSafe};
+use ch05_sync_solution::{Barrier, Event, Lock, RLock, RobustLock, Shared, ShmSafe};
 use common::{
     assert_single_threaded, json_number, json_string, number, quantile, scaled, time_text, Better,
     Figures, Role, Row, Series, Target,
@@ -382,12 +383,14 @@ fn main() {
     println!("ch05_sync_solution against std, raw_sync and CPython; cores: {cores}");
     println!(
         "  uncontended, {} pairs, best of {}: Lock {:.2} ns, std Mutex {:.2} ns, raw_sync \
-         pthread mutex {:.2} ns, CPython {}",
+         pthread mutex {:.2} ns, RLock {:.2} ns (a gettid: {:.0} ns), CPython {}",
         plan.uncontended_pairs,
         plan.uncontended_runs,
         uncontended.lock_ns,
         uncontended.mutex_ns,
         uncontended.raw_ns,
+        uncontended.rlock_ns,
+        uncontended.gettid_ns,
         py.map_or("skipped".to_owned(), |p| format!(
             "{:.1} ns",
             p.lock_best_ns
@@ -751,11 +754,15 @@ fn spin_study(plan: &Plan, epoch: Instant, cores: usize) -> Vec<SpinStudy> {
         .collect()
 }
 
-/// Benchmark 1's figures: nanoseconds per lock + unlock pair.
+/// Benchmark 1's figures: nanoseconds per lock + unlock pair (and per `gettid`).
 struct Uncontended {
     lock_ns: f64,
     mutex_ns: f64,
     raw_ns: f64,
+    /// An `RLock`'s acquire + release (it asks who the caller is on both).
+    rlock_ns: f64,
+    /// One `gettid` system call, which the `RLock` no longer makes each time.
+    gettid_ns: f64,
 }
 
 /// Benchmark 1: the best of `uncontended_runs` runs of each, taken in turns.
@@ -765,10 +772,13 @@ fn uncontended(plan: &Plan) -> Uncontended {
     let raw = raw_mutex();
     let pairs = plan.uncontended_pairs;
     let per_pair = |elapsed: Duration| elapsed.as_nanos() as f64 / f64::from(pairs);
+    let rlock = RLock::new().expect("RLock::new failed");
     let mut best = Uncontended {
         lock_ns: f64::INFINITY,
         mutex_ns: f64::INFINITY,
         raw_ns: f64::INFINITY,
+        rlock_ns: f64::INFINITY,
+        gettid_ns: f64::INFINITY,
     };
     for _ in 0..plan.uncontended_runs {
         let t0 = Instant::now();
@@ -793,6 +803,22 @@ fn uncontended(plan: &Plan) -> Uncontended {
             drop(black_box(guard));
         }
         best.raw_ns = best.raw_ns.min(per_pair(t0.elapsed()));
+
+        let t0 = Instant::now();
+        for _ in 0..pairs {
+            assert!(black_box(&rlock)
+                .acquire(None)
+                .expect("RLock::acquire failed"));
+            black_box(&rlock).release().expect("RLock::release failed");
+        }
+        best.rlock_ns = best.rlock_ns.min(per_pair(t0.elapsed()));
+
+        // A tenth as many: a system call is slow.
+        let t0 = Instant::now();
+        for _ in 0..pairs / 10 {
+            black_box(nix::unistd::gettid());
+        }
+        best.gettid_ns = best.gettid_ns.min(per_pair(t0.elapsed()) * 10.0);
     }
     assert!(!lock.is_locked(), "the Lock is still locked after the loop");
     best
@@ -1149,6 +1175,8 @@ fn write_figures(m: Measured<'_>) {
         .add("lock_uncontended_ns", u.lock_ns, "ns", ns(u.lock_ns))
         .add("mutex_uncontended_ns", u.mutex_ns, "ns", ns(u.mutex_ns))
         .add("raw_sync_uncontended_ns", u.raw_ns, "ns", ns(u.raw_ns))
+        .add("rlock_uncontended_ns", u.rlock_ns, "ns", ns(u.rlock_ns))
+        .add("gettid_ns", u.gettid_ns, "ns", ns(u.gettid_ns))
         .add(
             "lock_vs_mutex",
             u.lock_ns / u.mutex_ns,
