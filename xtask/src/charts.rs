@@ -74,6 +74,15 @@ fn per(unit: &str) -> &str {
     }
 }
 
+/// An x value (a count of children, processes, workers): whole numbers as such.
+fn x_label(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        number(x, 2)
+    }
+}
+
 /// Seconds in one `unit`, if it is a time.
 pub fn seconds_per(unit: &str) -> Option<f64> {
     match unit {
@@ -122,7 +131,9 @@ pub fn overview(bars: &[Bar]) -> Result<String, String> {
                 .into_iter()
                 .flatten()
         }));
-        // Four segments a primitive: ours, CPython, the limit, a gap.
+        // Two decades of room on the right, for the legend.
+        let hi = hi * 100.0;
+        // Four segments a primitive: a gap, the limit, CPython, ours (from the bottom).
         let segments = 4 * n;
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
@@ -135,9 +146,9 @@ pub fn overview(bars: &[Bar]) -> Result<String, String> {
             .disable_y_mesh()
             .y_labels(segments)
             .y_label_formatter(&|segment| match segment {
-                SegmentValue::CenterOf(k) if k % 4 == 1 => {
-                    bars.get(k / 4).map_or(String::new(), |b| b.label.clone())
-                }
+                SegmentValue::CenterOf(k) if k % 4 == 2 => bars
+                    .get(n - 1 - k / 4)
+                    .map_or(String::new(), |b| b.label.clone()),
                 _ => String::new(),
             })
             .x_label_formatter(&|seconds| time_label(*seconds))
@@ -153,10 +164,13 @@ pub fn overview(bars: &[Bar]) -> Result<String, String> {
         ];
         for (offset, (name, role, value)) in columns.into_iter().enumerate() {
             let fill = colour(role, 0).filled();
+            // The first primitive at the top (segment 0 is at the bottom); within a
+            // group, ours on top.
             let rectangles = bars.iter().enumerate().filter_map(|(i, bar)| {
                 let value = value(bar)?;
-                let top = SegmentValue::Exact(4 * i + offset);
-                let bottom = SegmentValue::Exact(4 * i + offset + 1);
+                let base = 4 * (n - 1 - i) + 3 - offset;
+                let top = SegmentValue::Exact(base);
+                let bottom = SegmentValue::Exact(base + 1);
                 Some(Rectangle::new([(lo, top), (value, bottom)], fill))
             });
             chart
@@ -198,7 +212,7 @@ pub fn series(series: &Series) -> Result<String, String> {
         let y_format = move |v: &f64| value_label(*v, &unit);
         let lines = &series.lines;
         if x_hi / x_lo >= 8.0 {
-            let mut chart = builder(&root, &series.title)
+            let mut chart = builder(&root)
                 .build_cartesian_2d(
                     (x_lo * 0.8..x_hi * 1.25).log_scale().base(2.0),
                     (y_lo..y_hi).log_scale(),
@@ -207,7 +221,7 @@ pub fn series(series: &Series) -> Result<String, String> {
             chart
                 .configure_mesh()
                 .x_desc(series.x_label.as_str())
-                .x_label_formatter(&|x| number(*x, 2))
+                .x_label_formatter(&|x| x_label(*x))
                 .y_label_formatter(&y_format)
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 13))
@@ -216,14 +230,14 @@ pub fn series(series: &Series) -> Result<String, String> {
             draw_lines(&mut chart, &series.x, lines)?;
         } else {
             let pad = (x_hi - x_lo).max(1.0) * 0.05;
-            let mut chart = builder(&root, &series.title)
+            let mut chart = builder(&root)
                 .build_cartesian_2d(x_lo - pad..x_hi + pad, (y_lo..y_hi).log_scale())
                 .map_err(|e| e.to_string())?;
             chart
                 .configure_mesh()
                 .x_desc(series.x_label.as_str())
                 .x_labels(series.x.len())
-                .x_label_formatter(&|x| number(*x, 2))
+                .x_label_formatter(&|x| x_label(*x))
                 .y_label_formatter(&y_format)
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 13))
@@ -237,14 +251,13 @@ pub fn series(series: &Series) -> Result<String, String> {
 }
 
 /// The chart builder of a series' chart.
+/// (The page's heading names the chart: no caption inside it.)
 fn builder<'a, 'b, 'c>(
     root: &'a DrawingArea<SVGBackend<'c>, plotters::coord::Shift>,
-    title: &str,
 ) -> ChartBuilder<'a, 'b, SVGBackend<'c>> {
     let mut builder = ChartBuilder::on(root);
     builder
         .margin(12)
-        .caption(title, (FONT, 16))
         .x_label_area_size(40)
         .y_label_area_size(80);
     builder
@@ -335,7 +348,9 @@ mod tests {
             }],
         };
         let svg = self::series(&series).unwrap();
-        assert!(svg.contains("chapter 5 Lock") && svg.contains("n processes"));
+        // The page heads the chart with its title; the axis says what x counts.
+        assert!(svg.contains("chapter 5 Lock") && svg.contains("processes"));
+        assert!(!svg.contains("n processes"));
     }
 
     #[test]
