@@ -20,6 +20,9 @@ pub struct Bar {
     pub limit: Option<(String, f64)>,
 }
 
+/// Which figure of a [`Bar`] a set of bars draws.
+type Pick = fn(&Bar) -> Option<f64>;
+
 /// The colour of the `index`-th line of `role` in a chart.
 fn colour(role: Role, index: usize) -> RGBColor {
     let palette: &[RGBColor] = match role {
@@ -157,7 +160,7 @@ pub fn overview(bars: &[Bar]) -> Result<String, String> {
             .axis_desc_style((FONT, 13))
             .draw()
             .map_err(|e| e.to_string())?;
-        let columns: [(&str, Role, fn(&Bar) -> Option<f64>); 3] = [
+        let columns: [(&str, Role, Pick); 3] = [
             ("ours", Role::Ours, |b| Some(b.ours)),
             ("CPython", Role::CPython, |b| b.cpython),
             ("the limit", Role::Limit, |b| b.limit.as_ref().map(|l| l.1)),

@@ -222,7 +222,11 @@ fn table_row(chapter: &Chapter, row: &Row) -> String {
         .map(|(target, verdict)| {
             let described = target.describe(
                 |against| Chapter::column_name(row, against),
-                |bound| format!("{} {}", number(bound, 2), ours.unit),
+                |bound| {
+                    format!("{} {}", number(bound, 2), ours.unit)
+                        .trim_end()
+                        .to_owned()
+                },
             );
             let verdict = match verdict {
                 Some(true) => "met",
