@@ -15,10 +15,20 @@
 //! 2. **Chapter 3**: `ch03_lifecycle_solution::Process::new(|| {})` (built outside the
 //!    clock), then `start()` + `join_timeout(5 s)`: the reference solution, with its
 //!    process record, its `catch_unwind` for Python's exit codes and its checks.
-//! 3. **CPython**: `benches/start_join.py`, run with `python3`, which times
+//! 3. **procspawn** (a Rust peer): `procspawn::spawn((), noop)` + `join()`, which
+//!    re-executes this binary and hands it the call over an ipc-channel (the `spawn`
+//!    start method, where chapter 3 forks). `join` has no deadline of its own that does
+//!    not poll, so `alarm(2)` bounds it: a stuck child kills the bench.
+//! 4. **CPython**: `benches/start_join.py`, run with `python3`, which times
 //!    `ctx.Process(target=noop)` `start()` + `join(5)` with the `fork` context the same
 //!    way and prints its figures as one JSON line. Without `python3` on the `PATH` the
 //!    comparison is skipped with a message.
+//!
+//! Then how the cost grows with the work: for 1 to 64 children, all started, then all
+//! joined, median of 9 runs (in milliseconds for the whole batch), for chapter 3, the
+//! bare fork and CPython. Targets: at least 10x faster than CPython, at most 1.25x the
+//! bare fork. A quick pass (`cargo xtask bench --quick`) does 1 warm-up and 5 measured
+//! rounds, and the sweep once.
 //!
 //! Every wait has a deadline: a child still running after 5 s (or the Python script after
 //! 2 min) fails the bench loudly, and every child exits with code 0 or the bench fails.
@@ -37,11 +47,21 @@ use std::time::{Duration, Instant};
 
 use ch03_lifecycle_solution::Process;
 use common::{
-    assert_single_threaded, json_number, json_string, number, quantile, time_text, Figures,
+    assert_single_threaded, json_number, json_string, number, quantile, scaled, time_text, Better,
+    Figures, Role, Row, Series, Target,
 };
 
-const WARMUP: usize = 5;
-const RUNS: usize = 50;
+fn warmup() -> usize {
+    scaled(5, 1)
+}
+fn runs() -> usize {
+    scaled(50, 5)
+}
+/// Children per batch in the sweep, and the batches' runs.
+const SWEEP: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+fn sweep_runs() -> usize {
+    scaled(9, 1)
+}
 /// Deadline of each wait for a child.
 const JOIN_DEADLINE: Duration = Duration::from_secs(5);
 /// Deadline of the whole Python script (55 start + join pairs and the interpreter).
@@ -61,6 +81,8 @@ struct Summary {
 }
 
 fn main() {
+    // A procspawn child is this binary again: `init` runs its call and exits.
+    procspawn::init();
     assert_single_threaded();
 
     let mut rows = measure_in_turns(&[
@@ -69,24 +91,126 @@ fn main() {
             fork_child_wait,
         ),
         ("ch03_lifecycle_solution::Process", process_start_join),
+        ("procspawn::spawn + join (re-exec)", procspawn_join),
     ]);
+    assert_single_threaded();
+    let sweep = sweep();
     let python = run_python();
-    match python {
-        Ok(summary) => rows.push(summary),
-        Err(ref why) => println!("CPython comparison skipped: {why}"),
-    }
+    let python_sweep = match python {
+        Ok((summary, sweep)) => {
+            rows.push(summary);
+            Some(sweep)
+        }
+        Err(ref why) => {
+            println!("CPython comparison skipped: {why}");
+            None
+        }
+    };
     print_table(&rows);
-    write_figures(&rows);
+    print_sweep(&sweep, python_sweep.as_deref());
+    write_figures(&rows, &sweep, python_sweep.as_deref());
 }
 
-/// The figures the book quotes: the three medians and two ratios.
-fn write_figures(rows: &[Summary]) {
+/// Milliseconds per batch of the sweep (the median of its runs), for each batch size
+/// of SWEEP: `(bare fork, chapter 3)`.
+fn sweep() -> Vec<(f64, f64)> {
+    SWEEP
+        .iter()
+        .map(|&n| {
+            let (mut bare, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..sweep_runs() {
+                bare.push(fork_child_batch(n).as_secs_f64() * 1e3);
+                ours.push(process_batch(n).as_secs_f64() * 1e3);
+            }
+            (median(bare), median(ours))
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    quantile(&values, 0.5)
+}
+
+/// `n` bare children started, then all waited for.
+fn fork_child_batch(n: usize) -> Duration {
+    let t0 = Instant::now();
+    let mut children: Vec<_> = (0..n)
+        .map(|_| mpkit::fork_child(|| {}).expect("mpkit::fork_child failed"))
+        .collect();
+    let deadline = t0 + JOIN_DEADLINE;
+    for child in &mut children {
+        match child.wait_deadline(deadline).expect("wait_deadline failed") {
+            Some(status) if status.success() => {}
+            // Dropping `children` kills and reaps the rest.
+            other => panic!("a fork_child child of the sweep ended with {other:?}"),
+        }
+    }
+    t0.elapsed()
+}
+
+/// `n` chapter 3 processes started, then all joined.
+fn process_batch(n: usize) -> Duration {
+    let mut processes: Vec<Process> = (0..n).map(|_| Process::new(|| {})).collect();
+    let t0 = Instant::now();
+    for process in &mut processes {
+        process.start().expect("Process::start failed");
+    }
+    for process in &mut processes {
+        let code = process
+            .join_timeout(JOIN_DEADLINE)
+            .expect("Process::join_timeout failed");
+        // Dropping `processes` on the panic terminates and reaps the rest.
+        assert_eq!(code, Some(0), "a Process of the sweep did not exit with 0");
+    }
+    t0.elapsed()
+}
+
+/// One `procspawn::spawn` + `join`, all of it timed; `alarm(2)` is its deadline.
+fn procspawn_join() -> Duration {
+    fn noop(_: ()) {}
+    let t0 = Instant::now();
+    let handle = procspawn::spawn((), noop);
+    // Safety: alarm has no preconditions; SIGALRM's default action ends the bench, the
+    // loud failure a deadline should be.
+    unsafe { libc::alarm(JOIN_DEADLINE.as_secs() as libc::c_uint) };
+    let result = handle.join();
+    // Safety: as above; 0 cancels the alarm.
+    unsafe { libc::alarm(0) };
+    let elapsed = t0.elapsed();
+    result.expect("procspawn's child failed");
+    elapsed
+}
+
+fn print_sweep(sweep: &[(f64, f64)], python: Option<&[f64]>) {
+    println!();
+    println!(
+        "n children started, then joined: median of {} runs, milliseconds per batch",
+        sweep_runs()
+    );
+    println!(
+        "{:>4} {:>12} {:>12} {:>12}",
+        "n", "bare fork", "ch03", "CPython"
+    );
+    for (i, (&n, (bare, ours))) in SWEEP.iter().zip(sweep).enumerate() {
+        let theirs = python.map_or("skipped".to_owned(), |p| format!("{:.2}", p[i]));
+        println!("{n:>4} {bare:>12.2} {ours:>12.2} {theirs:>12}");
+    }
+}
+
+/// The figures the book quotes: the medians and two ratios, the row of the
+/// "How fast is it?" table with its targets, and the sweep.
+fn write_figures(rows: &[Summary], sweep: &[(f64, f64)], python_sweep: Option<&[f64]>) {
     let median = |prefix: &str| {
         rows.iter()
             .find(|row| row.name.starts_with(prefix))
             .map(|row| row.median)
     };
-    let (Some(bare), Some(ours)) = (median("mpkit::fork_child"), median("ch03")) else {
+    let (Some(bare), Some(ours), Some(procspawn)) = (
+        median("mpkit::fork_child"),
+        median("ch03"),
+        median("procspawn"),
+    ) else {
         panic!("the Rust rows are always measured");
     };
     let mut figures = Figures::new("ch03_lifecycle");
@@ -94,6 +218,7 @@ fn write_figures(rows: &[Summary]) {
     figures
         .add("start_join_us", ours, "us", micros(ours))
         .add("bare_fork_wait_us", bare, "us", micros(bare))
+        .add("procspawn_us", procspawn, "us", micros(procspawn))
         .add(
             "start_join_vs_bare_fork",
             ours / bare,
@@ -113,6 +238,32 @@ fn write_figures(rows: &[Summary]) {
         }
         None => println!("figures written without CPython's (it was not measured)"),
     }
+    figures.row(
+        Row::new("start + join of one child", Better::Lower, "start_join_us")
+            .cpython("cpython_start_join_us")
+            .limit("bare fork + wait", "bare_fork_wait_us")
+            .peer("procspawn", "procspawn_us")
+            .target(Target::faster_than_cpython(10.0))
+            .target(Target::within_limit(1.25)),
+    );
+    let x: Vec<f64> = SWEEP.iter().map(|&n| n as f64).collect();
+    let column = |pick: fn(&(f64, f64)) -> f64| -> Vec<Option<f64>> {
+        sweep.iter().map(|pair| Some(pick(pair))).collect()
+    };
+    let mut series = Series::new(
+        "start_join_children",
+        "Start n children, then join them all",
+        "children",
+        "ms",
+        &x,
+    )
+    .line("chapter 3 Process", Role::Ours, &column(|p| p.1))
+    .line("bare fork + wait", Role::Limit, &column(|p| p.0));
+    if let Some(python) = python_sweep {
+        let values: Vec<Option<f64>> = python.iter().map(|&v| Some(v)).collect();
+        series = series.line("CPython", Role::CPython, &values);
+    }
+    figures.series(series);
     figures.write();
 }
 
@@ -149,16 +300,16 @@ fn fork_child_wait() -> Duration {
     }
 }
 
-/// Runs every case WARMUP rounds unmeasured, then RUNS rounds, the cases taking turns
-/// within each round, and summarises each case's RUNS.
+/// Runs every case `warmup()` rounds unmeasured, then `runs()` rounds, the cases taking
+/// turns within each round, and summarises each case's runs.
 fn measure_in_turns(cases: &[Case]) -> Vec<Summary> {
-    for _ in 0..WARMUP {
+    for _ in 0..warmup() {
         for (_, once) in cases {
             once();
         }
     }
-    let mut micros = vec![Vec::with_capacity(RUNS); cases.len()];
-    for _ in 0..RUNS {
+    let mut micros = vec![Vec::with_capacity(runs()); cases.len()];
+    for _ in 0..runs() {
         for ((_, once), samples) in cases.iter().zip(&mut micros) {
             samples.push(once().as_secs_f64() * 1e6);
         }
@@ -180,21 +331,27 @@ fn measure_in_turns(cases: &[Case]) -> Vec<Summary> {
         .collect()
 }
 
-/// Runs `benches/start_join.py` with `python3` and reads its JSON line; `Err` (with the
-/// reason) only when `python3` cannot be found. Any other failure panics.
-fn run_python() -> Result<Summary, String> {
+/// Runs `benches/start_join.py` with `python3` and reads its JSON line: the summary,
+/// and the sweep's milliseconds per batch. `Err` (with the reason) only when `python3`
+/// cannot be found. Any other failure panics.
+fn run_python() -> Result<(Summary, Vec<f64>), String> {
+    let sizes: Vec<String> = SWEEP.iter().map(usize::to_string).collect();
     let args = [
         "--warmup".to_owned(),
-        WARMUP.to_string(),
+        warmup().to_string(),
         "--runs".to_owned(),
-        RUNS.to_string(),
+        runs().to_string(),
+        "--sweep".to_owned(),
+        sizes.join(","),
+        "--sweep-runs".to_owned(),
+        sweep_runs().to_string(),
     ];
     let line = &common::run_python("start_join.py", &args, PYTHON_DEADLINE)?;
     let number = |key: &str| {
         json_number(line, key)
             .unwrap_or_else(|| panic!("no number {key:?} in start_join.py's output: {line}"))
     };
-    Ok(Summary {
+    let summary = Summary {
         name: json_string(line, "implementation")
             .unwrap_or_else(|| "CPython multiprocessing (fork)".to_owned()),
         median: number("median_us"),
@@ -202,7 +359,12 @@ fn run_python() -> Result<Summary, String> {
         p90: number("p90_us"),
         min: number("min_us"),
         max: number("max_us"),
-    })
+    };
+    let sweep = SWEEP
+        .iter()
+        .map(|n| number(&format!("sweep_{n}_ms")))
+        .collect();
+    Ok((summary, sweep))
 }
 
 fn print_table(rows: &[Summary]) {
@@ -212,8 +374,10 @@ fn print_table(rows: &[Summary]) {
         .map_or(f64::NAN, |row| row.median);
     println!();
     println!(
-        "start + join of a child that does nothing: {WARMUP} warm-up + {RUNS} measured runs, \
-         microseconds"
+        "start + join of a child that does nothing: {} warm-up + {} measured runs, \
+         microseconds",
+        warmup(),
+        runs()
     );
     println!(
         "{:<46} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}",

@@ -44,15 +44,38 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use ch04_pipes_queues_solution::{MpQueue, Pipe, Queue, RingQueue};
-use common::{assert_single_threaded, json_number, json_string, quantile, run_python};
+use common::{
+    assert_single_threaded, json_number, json_string, quantile, run_python, scaled, Better, Role,
+    Row, Series, Target,
+};
 use mpkit::Child;
 
-const WARMUP_TRIPS: usize = 2_000;
-const TRIPS: usize = 20_000;
-const ITEMS: u64 = 200_000;
-const QUEUE_RUNS: usize = 3;
+/// Round trips (unmeasured, then measured), queue items, queue runs and 16 MiB
+/// messages: a quick pass (`cargo xtask bench --quick`) does a tenth, once.
+fn warmup_trips() -> usize {
+    scaled(2_000, 200)
+}
+fn trips() -> usize {
+    scaled(20_000, 2_000)
+}
+fn items() -> u64 {
+    scaled(200_000, 20_000)
+}
+fn queue_runs() -> usize {
+    scaled(3, 1)
+}
+fn big_count() -> usize {
+    scaled(16, 2)
+}
+/// Producers (and as many consumers) of the sweep, and the items they pass in all.
+const SWEEP: [usize; 4] = [1, 2, 3, 4];
+fn sweep_items() -> u64 {
+    scaled(120_000, 12_000)
+}
+fn sweep_runs() -> usize {
+    scaled(3, 1)
+}
 const BIG: usize = 16 << 20;
-const BIG_COUNT: usize = 16;
 const CHILD_DEADLINE: Duration = Duration::from_secs(30);
 const PYTHON_DEADLINE: Duration = Duration::from_secs(120);
 
@@ -143,12 +166,12 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) {
     }
 }
 
-/// Times `trips` round trips after `WARMUP_TRIPS`, returns the median in microseconds.
+/// Times `trips()` round trips after `warmup_trips()`, returns the median in microseconds.
 fn median_trip(mut trip: impl FnMut()) -> f64 {
-    for _ in 0..WARMUP_TRIPS {
+    for _ in 0..warmup_trips() {
         trip();
     }
-    let mut micros: Vec<f64> = (0..TRIPS)
+    let mut micros: Vec<f64> = (0..trips())
         .map(|_| {
             let t0 = Instant::now();
             trip();
@@ -159,7 +182,9 @@ fn median_trip(mut trip: impl FnMut()) -> f64 {
     quantile(&micros, 0.5)
 }
 
-const TOTAL_TRIPS: usize = WARMUP_TRIPS + TRIPS;
+fn total_trips() -> usize {
+    warmup_trips() + trips()
+}
 
 fn roundtrip_socketpair(placement: Placement) -> f64 {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -189,7 +214,7 @@ fn roundtrip_pipes(placement: Placement) -> f64 {
 fn raw_roundtrip(placement: Placement, here: (RawFd, RawFd), there: (RawFd, RawFd)) -> f64 {
     let echo = child(placement, || {
         let mut buf = [0u8; 8];
-        for _ in 0..TOTAL_TRIPS {
+        for _ in 0..total_trips() {
             read_fd(there.0, &mut buf);
             write_fd(there.1, &buf);
         }
@@ -206,7 +231,7 @@ fn raw_roundtrip(placement: Placement, here: (RawFd, RawFd), there: (RawFd, RawF
 fn roundtrip_connection(placement: Placement) -> f64 {
     let (mut here, mut there) = Pipe::duplex().expect("Pipe::duplex");
     let echo = child(placement, || {
-        for _ in 0..TOTAL_TRIPS {
+        for _ in 0..total_trips() {
             let message = there.recv_bytes().expect("recv_bytes");
             there.send_bytes(&message).expect("send_bytes");
         }
@@ -223,7 +248,7 @@ fn roundtrip_ipc_channel(placement: Placement) -> f64 {
     let (ping_tx, ping_rx) = ipc_channel::ipc::channel::<[u8; 8]>().expect("ipc channel");
     let (pong_tx, pong_rx) = ipc_channel::ipc::channel::<[u8; 8]>().expect("ipc channel");
     let echo = child(placement, || {
-        for _ in 0..TOTAL_TRIPS {
+        for _ in 0..total_trips() {
             let message = ping_rx.recv().expect("ipc recv");
             pong_tx.send(message).expect("ipc send");
         }
@@ -273,7 +298,7 @@ fn syscalls(pid: &str) -> (u64, u64) {
     (field("syscr:"), field("syscw:"))
 }
 
-/// One run of `ITEMS` items through a queue; items per second, and the producer's
+/// One run of `items()` items through a queue; items per second, and the producer's
 /// writes per put and the consumer's reads per get.
 fn queue_once<Q: MpQueue<u64>>(placement: Placement, queue: Q) -> (f64, f64, f64) {
     let start = Start::new();
@@ -281,7 +306,7 @@ fn queue_once<Q: MpQueue<u64>>(placement: Placement, queue: Q) -> (f64, f64, f64
     let producer = child(placement, || {
         let before = syscalls("self").1;
         start.go();
-        for k in 0..ITEMS {
+        for k in 0..items() {
             queue.put(&k, None).expect("put");
         }
         let writes = syscalls("self").1 - before - 1;
@@ -289,7 +314,7 @@ fn queue_once<Q: MpQueue<u64>>(placement: Placement, queue: Q) -> (f64, f64, f64
     });
     let t0 = start.wait();
     let reads_before = syscalls("self").0;
-    for k in 0..ITEMS {
+    for k in 0..items() {
         assert_eq!(
             queue.get(None).expect("get"),
             k,
@@ -301,9 +326,9 @@ fn queue_once<Q: MpQueue<u64>>(placement: Placement, queue: Q) -> (f64, f64, f64
     let mut writes = [0u8; 8];
     read_fd(report_r.as_raw_fd(), &mut writes);
     join_ok(producer, "queue");
-    let per_item = |n: u64| n as f64 / ITEMS as f64;
+    let per_item = |n: u64| n as f64 / items() as f64;
     (
-        ITEMS as f64 / elapsed.as_secs_f64(),
+        items() as f64 / elapsed.as_secs_f64(),
         per_item(u64::from_le_bytes(writes)),
         per_item(reads),
     )
@@ -314,17 +339,17 @@ fn rate_ipc_channel(placement: Placement) -> f64 {
     let start = Start::new();
     let producer = child(placement, || {
         start.go();
-        for k in 0..ITEMS {
+        for k in 0..items() {
             tx.send(k).expect("ipc send");
         }
     });
     let t0 = start.wait();
-    for k in 0..ITEMS {
+    for k in 0..items() {
         assert_eq!(rx.recv().expect("ipc recv"), k);
     }
     let elapsed = t0.elapsed();
     join_ok(producer, "ipc-channel");
-    ITEMS as f64 / elapsed.as_secs_f64()
+    items() as f64 / elapsed.as_secs_f64()
 }
 
 fn rate_raw_pipe(placement: Placement) -> f64 {
@@ -332,13 +357,13 @@ fn rate_raw_pipe(placement: Placement) -> f64 {
     let start = Start::new();
     let producer = child(placement, || {
         start.go();
-        for k in 0..ITEMS {
+        for k in 0..items() {
             write_fd(w.as_raw_fd(), &k.to_le_bytes());
         }
     });
     let t0 = start.wait();
     let mut buf = vec![0u8; 64 << 10];
-    let mut left = ITEMS as usize * 8;
+    let mut left = items() as usize * 8;
     while left > 0 {
         let want = buf.len().min(left);
         // Safety: reads into the live buffer.
@@ -348,30 +373,30 @@ fn rate_raw_pipe(placement: Placement) -> f64 {
     }
     let elapsed = t0.elapsed();
     join_ok(producer, "raw pipe");
-    ITEMS as f64 / elapsed.as_secs_f64()
+    items() as f64 / elapsed.as_secs_f64()
 }
 
 fn best_of(runs: usize, mut once: impl FnMut() -> f64) -> f64 {
     (0..runs).map(|_| once()).fold(0.0, f64::max)
 }
 
-/// GB/s of `BIG_COUNT` messages of 16 MiB through a one-way pipe.
+/// GB/s of `big_count()` messages of 16 MiB through a one-way pipe.
 fn big_connection(placement: Placement) -> f64 {
     let (mut reader, mut writer) = Pipe::one_way().expect("Pipe::one_way");
     let sender = child(placement, || {
         let message = vec![7u8; BIG];
-        for _ in 0..BIG_COUNT {
+        for _ in 0..big_count() {
             writer.send_bytes(&message).expect("send_bytes");
         }
     });
     writer.close();
     let t0 = Instant::now();
-    for _ in 0..BIG_COUNT {
+    for _ in 0..big_count() {
         assert_eq!(reader.recv_bytes().expect("recv_bytes").len(), BIG);
     }
     let elapsed = t0.elapsed();
     join_ok(sender, "16 MiB");
-    (BIG * BIG_COUNT) as f64 / elapsed.as_secs_f64() / 1e9
+    (BIG * big_count()) as f64 / elapsed.as_secs_f64() / 1e9
 }
 
 /// GB/s of a plain 16 MiB copy in this process, best of 10.
@@ -410,17 +435,17 @@ fn measure(placement: Placement) -> Measured {
     let connection_us = roundtrip_connection(placement);
     let ipc_us = roundtrip_ipc_channel(placement);
     let mut queue = (0.0, 0.0, 0.0);
-    for _ in 0..QUEUE_RUNS {
+    for _ in 0..queue_runs() {
         let run = queue_once(placement, Queue::<u64>::new().expect("Queue::new"));
         if run.0 > queue.0 {
             queue = run;
         }
     }
-    let ring_per_s = best_of(QUEUE_RUNS, || {
+    let ring_per_s = best_of(queue_runs(), || {
         queue_once(placement, RingQueue::<u64>::new().expect("RingQueue::new")).0
     });
-    let ipc_per_s = best_of(QUEUE_RUNS, || rate_ipc_channel(placement));
-    let raw_pipe_per_s = best_of(QUEUE_RUNS, || rate_raw_pipe(placement));
+    let ipc_per_s = best_of(queue_runs(), || rate_ipc_channel(placement));
+    let raw_pipe_per_s = best_of(queue_runs(), || rate_raw_pipe(placement));
     let big_gb_s = big_connection(placement);
     Measured {
         socketpair_us,
@@ -444,9 +469,21 @@ fn main() {
     let placements = [Placement::Same, Placement::Split];
     let measured: Vec<Measured> = placements.iter().map(|&p| measure(p)).collect();
     let memcpy_gb_s = memcpy_rate();
-    // The Python script pins its own processes; it inherits this one's affinity.
-    set_affinity(&[0, 1]);
-    let python = run_python("pipes_queues.py", &[], PYTHON_DEADLINE);
+    // The sweep and the Python script run unpinned (the script pins its own processes).
+    set_affinity(&(0..cores).collect::<Vec<_>>());
+    let sweep = sweep();
+    let sizes: Vec<String> = SWEEP.iter().map(usize::to_string).collect();
+    let args: Vec<String> = [
+        ("--trips", (trips() / 4).to_string()),
+        ("--items", (items() / 4).to_string()),
+        ("--big", (big_count() / 4).max(1).to_string()),
+        ("--sweep", sizes.join(",")),
+        ("--sweep-items", (sweep_items() / 4).to_string()),
+    ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_owned(), value])
+    .collect();
+    let python = run_python("pipes_queues.py", &args, PYTHON_DEADLINE);
     let py = |key: &str| {
         python.as_ref().ok().map(|line| {
             json_number(line, key).unwrap_or_else(|| panic!("pipes_queues.py: no {key}"))
@@ -471,22 +508,7 @@ fn main() {
             m.ipc_us,
             cpython_us.map_or("skipped".into(), |v| format!("{v:.1} µs"))
         );
-        check(
-            "round trip ≤ 1.15x raw socketpair",
-            m.connection_us <= 1.15 * m.socketpair_us,
-            m.connection_us / m.socketpair_us,
-        );
-        check(
-            "round trip ≤ ipc-channel",
-            m.connection_us <= m.ipc_us,
-            m.connection_us / m.ipc_us,
-        );
         if let Some(cpython_us) = cpython_us {
-            check(
-                "round trip ≥ 2x faster than CPython",
-                cpython_us >= 2.0 * m.connection_us,
-                cpython_us / m.connection_us,
-            );
             figures.ratio(
                 &format!("roundtrip_{key}_speedup_vs_cpython"),
                 cpython_us / m.connection_us,
@@ -501,10 +523,24 @@ fn main() {
             &format!("roundtrip_{key}_vs_socketpair"),
             m.connection_us / m.socketpair_us,
         );
+        figures.row(
+            Row::new(
+                format!("8-byte round trip, {}", placement.label()),
+                Better::Lower,
+                &format!("roundtrip_{key}_connection_us"),
+            )
+            .cpython(&format!("roundtrip_{key}_cpython_us"))
+            .limit("raw socketpair", &format!("roundtrip_{key}_socketpair_us"))
+            .peer("ipc-channel", &format!("roundtrip_{key}_ipc_channel_us"))
+            .target(Target::within_limit(1.15))
+            .target(Target::faster_than("ipc-channel", 1.0))
+            .target(Target::faster_than_cpython(2.0)),
+        );
 
         println!(
-            "  1 producer, 1 consumer, {ITEMS} u64: Queue {} ({:.2} writes/put, {:.2} \
+            "  1 producer, 1 consumer, {} u64: Queue {} ({:.2} writes/put, {:.2} \
              reads/get) | RingQueue {} | ipc-channel {} | raw pipe {} | CPython {}",
+            items(),
             per_s(m.queue_per_s),
             m.writes_per_put,
             m.reads_per_get,
@@ -513,27 +549,7 @@ fn main() {
             per_s(m.raw_pipe_per_s),
             cpython_per_s.map_or("skipped".into(), per_s)
         );
-        check(
-            "Queue ≥ 1.25x ipc-channel",
-            m.queue_per_s >= 1.25 * m.ipc_per_s,
-            m.queue_per_s / m.ipc_per_s,
-        );
-        check(
-            "RingQueue ≥ 5 M items/s",
-            m.ring_per_s >= 5e6,
-            m.ring_per_s / 5e6,
-        );
-        check(
-            "Queue: 1 write per put",
-            m.writes_per_put <= 1.0,
-            m.writes_per_put,
-        );
         if let Some(cpython_per_s) = cpython_per_s {
-            check(
-                "Queue ≥ 10x CPython",
-                m.queue_per_s >= 10.0 * cpython_per_s,
-                m.queue_per_s / cpython_per_s,
-            );
             figures.rate(&format!("queue_{key}_cpython_per_s"), cpython_per_s);
             figures.ratio(
                 &format!("queue_{key}_speedup_vs_cpython"),
@@ -564,6 +580,43 @@ fn main() {
             "",
             2,
         );
+        figures
+            .row(
+                Row::new(
+                    format!("Queue, 1 producer and 1 consumer, {}", placement.label()),
+                    Better::Higher,
+                    &format!("queue_{key}_per_s"),
+                )
+                .cpython(&format!("queue_{key}_cpython_per_s"))
+                .limit(
+                    "raw pipe, 8-byte writes",
+                    &format!("queue_{key}_raw_pipe_per_s"),
+                )
+                .peer("ipc-channel", &format!("queue_{key}_ipc_channel_per_s"))
+                .target(Target::faster_than_cpython(10.0))
+                .target(Target::faster_than("ipc-channel", 1.25)),
+            )
+            .row(
+                Row::new(
+                    format!("RingQueue, {}", placement.label()),
+                    Better::Higher,
+                    &format!("ring_{key}_per_s"),
+                )
+                .cpython(&format!("queue_{key}_cpython_per_s"))
+                .limit(
+                    "raw pipe, 8-byte writes",
+                    &format!("queue_{key}_raw_pipe_per_s"),
+                )
+                .target(Target::AtLeast(5e6)),
+            )
+            .row(
+                Row::new(
+                    format!("Queue: write calls per put, {}", placement.label()),
+                    Better::Lower,
+                    &format!("queue_{key}_writes_per_put"),
+                )
+                .target(Target::AtMost(1.0)),
+            );
 
         println!(
             "  16 MiB messages: Connection {:.2} GB/s | memcpy {:.2} GB/s | CPython {}",
@@ -575,8 +628,58 @@ fn main() {
         if let Some(cpython_gb_s) = cpython_gb_s {
             figures.plain(&format!("big_{key}_cpython_gb_s"), cpython_gb_s, " GB/s", 2);
         }
+        figures.row(
+            Row::new(
+                format!("16 MiB messages, {}", placement.label()),
+                Better::Higher,
+                &format!("big_{key}_gb_s"),
+            )
+            .cpython(&format!("big_{key}_cpython_gb_s"))
+            .limit("memcpy in one process", "memcpy_gb_s"),
+        );
     }
     figures.plain("memcpy_gb_s", memcpy_gb_s, " GB/s", 1);
+
+    println!(
+        "\nn producers and n consumers, {} u64 in all, unpinned:",
+        sweep_items()
+    );
+    let cpython_sweep: Option<Vec<f64>> = python.as_ref().ok().map(|_| {
+        SWEEP
+            .iter()
+            .map(|n| py(&format!("sweep_{n}_per_s")).expect("measured"))
+            .collect()
+    });
+    for (i, n) in SWEEP.iter().enumerate() {
+        println!(
+            "  n={n}: Queue {} | raw pipe {} | CPython {}",
+            per_s(sweep.queue[i]),
+            per_s(sweep.raw_pipe[i]),
+            cpython_sweep
+                .as_ref()
+                .map_or("skipped".into(), |c| per_s(c[i]))
+        );
+    }
+    let x: Vec<f64> = SWEEP.iter().map(|&n| n as f64).collect();
+    let some = |values: &[f64]| values.iter().map(|&v| Some(v)).collect::<Vec<_>>();
+    let mut series = Series::new(
+        "queue_producers_consumers",
+        "Queue throughput, n producers and n consumers",
+        "producers (and as many consumers)",
+        "msg/s",
+        &x,
+    )
+    .line("chapter 4 Queue", Role::Ours, &some(&sweep.queue))
+    .line(
+        "raw pipe, 8-byte writes",
+        Role::Limit,
+        &some(&sweep.raw_pipe),
+    );
+    if let Some(cpython) = &cpython_sweep {
+        series = series.line("CPython", Role::CPython, &some(cpython));
+    }
+    figures.series(series);
+
     match &python {
         Ok(line) => println!(
             "\nbaseline: {}",
@@ -587,17 +690,112 @@ fn main() {
     figures.write();
 }
 
+/// The sweep's items per second (median of `sweep_runs()`), for each n of SWEEP.
+struct Sweep {
+    queue: Vec<f64>,
+    raw_pipe: Vec<f64>,
+}
+
+fn sweep() -> Sweep {
+    let mut sweep = Sweep {
+        queue: Vec::new(),
+        raw_pipe: Vec::new(),
+    };
+    for &n in &SWEEP {
+        let (mut queue, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..sweep_runs() {
+            queue.push(mpmc_queue(n));
+            raw.push(mpmc_raw_pipe(n));
+        }
+        sweep.queue.push(median(queue));
+        sweep.raw_pipe.push(median(raw));
+    }
+    sweep
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    quantile(&values, 0.5)
+}
+
+/// Forks `n` producers running `produce(share)` and `n` consumers running
+/// `consume(share)`, where `share` is each one's part of `sweep_items()`; they all
+/// wait for one start byte per child on a pipe. Items per second from the start to the
+/// last join.
+fn mpmc(n: usize, produce: impl Fn(u64), consume: impl Fn(u64)) -> f64 {
+    let share = sweep_items() / n as u64;
+    let gate = Start::new();
+    let mut children: Vec<Child> = Vec::new();
+    for role in 0..2 * n {
+        let child = mpkit::fork_child(|| {
+            read_fd(gate.read_end.as_raw_fd(), &mut [0u8; 1]);
+            if role < n {
+                produce(share);
+            } else {
+                consume(share);
+            }
+        })
+        .expect("fork_child failed");
+        children.push(child);
+    }
+    let t0 = Instant::now();
+    write_fd(gate.write_end.as_raw_fd(), &vec![b'!'; 2 * n]);
+    for child in children {
+        join_ok(child, "sweep");
+    }
+    (share * n as u64) as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// The sweep through a chapter 4 `Queue`.
+fn mpmc_queue(n: usize) -> f64 {
+    let queue = Queue::<u64>::new().expect("Queue::new");
+    mpmc(
+        n,
+        |share| {
+            for k in 0..share {
+                queue.put(&k, None).expect("put");
+            }
+        },
+        |share| {
+            for _ in 0..share {
+                black_box(queue.get(None).expect("get"));
+            }
+        },
+    )
+}
+
+/// The sweep through a raw pipe: one 8-byte `write` per item (atomic: at most
+/// PIPE_BUF), each consumer reads its share in reads of up to 64 KiB (a pipe of 8-byte
+/// writes only ever holds whole items, so every read returns whole items).
+fn mpmc_raw_pipe(n: usize) -> f64 {
+    let (r, w) = nix::unistd::pipe().expect("pipe");
+    mpmc(
+        n,
+        |share| {
+            for k in 0..share {
+                write_fd(w.as_raw_fd(), &k.to_le_bytes());
+            }
+        },
+        |share| {
+            let mut buf = vec![0u8; 64 << 10];
+            let mut left = share as usize * 8;
+            while left > 0 {
+                let want = buf.len().min(left);
+                // Safety: reads into the live buffer.
+                let got = unsafe { libc::read(r.as_raw_fd(), buf.as_mut_ptr().cast(), want) };
+                assert!(got > 0 && got % 8 == 0, "raw pipe read failed: {got}");
+                left -= got as usize;
+            }
+        },
+    )
+}
+
 fn per_s(value: f64) -> String {
     if value >= 1e6 {
         format!("{:.2} M/s", value / 1e6)
     } else {
         format!("{:.0} k/s", value / 1e3)
     }
-}
-
-fn check(target: &str, met: bool, ratio: f64) {
-    let verdict = if met { "met" } else { "NOT MET" };
-    println!("    target {target}: {verdict} ({ratio:.2})");
 }
 
 /// The figures the book quotes, written by `benches/common`'s writer, with the units
@@ -612,6 +810,15 @@ impl Figures {
 
     fn add(&mut self, key: &str, value: f64, unit: &str, text: String) {
         self.0.add(key, value, unit, text);
+    }
+
+    fn row(&mut self, row: Row) -> &mut Self {
+        self.0.row(row);
+        self
+    }
+
+    fn series(&mut self, series: Series) {
+        self.0.series(series);
     }
 
     fn micros(&mut self, key: &str, value: f64) {

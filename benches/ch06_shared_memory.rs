@@ -60,17 +60,38 @@ use ch06_shared_memory_solution::granularity::{
     replace_locking_all, replace_locking_each, replace_unlocked,
 };
 use ch06_shared_memory_solution::{Array, Lock, RawArray, RawValue, Synchronized, Value};
-use common::{assert_single_threaded, json_number, json_string, quantile, Figures};
+use common::{
+    assert_single_threaded, json_number, json_string, quantile, scaled, Better, Figures, Row,
+    Target,
+};
 
 const PROCS: usize = 4;
-const INCREMENTS: u64 = 100_000;
-const TOTAL: u64 = PROCS as u64 * INCREMENTS;
-const COUNTER_RUNS: usize = 5;
-const LEN: usize = 1_000_000;
-const REPLACE_RUNS: usize = 5;
-const FILL_RUNS: usize = 10;
-const PY_COUNTER_RUNS: usize = 3;
-const PY_REPLACE_RUNS: usize = 3;
+/// How much each measurement does: a quick pass (`cargo xtask bench --quick`) does a
+/// tenth, once.
+fn increments() -> u64 {
+    scaled(100_000, 10_000)
+}
+fn total() -> u64 {
+    PROCS as u64 * increments()
+}
+fn counter_runs() -> usize {
+    scaled(5, 1)
+}
+fn len() -> usize {
+    scaled(1_000_000, 100_000)
+}
+fn replace_runs() -> usize {
+    scaled(5, 1)
+}
+fn fill_runs() -> usize {
+    scaled(10, 2)
+}
+fn py_counter_runs() -> usize {
+    scaled(3, 1)
+}
+fn py_replace_runs() -> usize {
+    scaled(3, 1)
+}
 
 /// Deadline for the children to reach the start gate, and of their wait there.
 const GATE_DEADLINE: Duration = Duration::from_secs(10);
@@ -84,11 +105,11 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     let mut counter = Counter::default();
-    for _ in 0..COUNTER_RUNS {
+    for _ in 0..counter_runs() {
         counter.run();
     }
     let mut replace = Replace::default();
-    for _ in 0..REPLACE_RUNS {
+    for _ in 0..replace_runs() {
         replace.run();
     }
     let (one_process_ms, fill_ms) = limit();
@@ -102,24 +123,20 @@ fn main() {
     println!();
     println!("ch06_shared_memory_solution against CPython and memset; cores: {cores}");
     println!(
-        "{:<52} {:>12} {:>12} {:>10} {:>8}",
-        "benchmark", "workbook", "CPython", "speed-up", "target"
+        "{:<52} {:>12} {:>12} {:>10}",
+        "benchmark", "workbook", "CPython", "speed-up"
     );
-    let row = |name: &str, ours_ms: f64, theirs_ms: Option<f64>, target: Option<f64>| {
-        let (theirs, speedup, verdict) = match theirs_ms {
-            Some(theirs) => {
-                let speedup = theirs / ours_ms;
-                let verdict = match target {
-                    Some(x) if speedup >= x => format!(">={x}x met"),
-                    Some(x) => format!(">={x}x NOT MET"),
-                    None => "-".to_owned(),
-                };
-                (format!("{theirs:.1} ms"), format!("{speedup:.1}x"), verdict)
-            }
-            None => ("skipped".to_owned(), "-".to_owned(), "-".to_owned()),
+    // The targets are the rows' of the figures file, printed when it is written.
+    let row = |name: &str, ours_ms: f64, theirs_ms: Option<f64>| {
+        let (theirs, speedup) = match theirs_ms {
+            Some(theirs) => (
+                format!("{theirs:.1} ms"),
+                format!("{:.1}x", theirs / ours_ms),
+            ),
+            None => ("skipped".to_owned(), "-".to_owned()),
         };
         println!(
-            "{name:<52} {:>12} {theirs:>12} {speedup:>10} {verdict:>8}",
+            "{name:<52} {:>12} {theirs:>12} {speedup:>10}",
             format!("{ours_ms:.1} ms")
         );
     };
@@ -127,49 +144,41 @@ fn main() {
         "4 x 100 000 increments under the value's lock",
         counter_ms,
         py.map(|p| p.counter_locked_s * 1e3),
-        Some(10.0),
     );
     row(
         "  ... under a plain Lock instead of the RLock",
         median(&counter.lock_s) * 1e3,
-        None,
         None,
     );
     row(
         "  ... with RawValue::update, no lock",
         median(&counter.update_s) * 1e3,
         None,
-        None,
     );
     row(
         "  ... with get then set, no lock (loses updates)",
         median(&counter.unlocked_s) * 1e3,
         py.map(|p| p.counter_unlocked_s * 1e3),
-        None,
     );
     row(
         "4 x 1 000 000-int replace, one lock for the loop",
         all_ms,
         py.map(|p| p.replace_all_s * 1e3),
-        Some(20.0),
     );
     row(
         "4 x 1 000 000-int replace, a lock per element",
         each_ms,
         py.map(|p| p.replace_each_s * 1e3),
-        Some(20.0),
     );
     row(
         "  ... per element with the Array's RLock",
         median(&replace.each_rlock_s) * 1e3,
-        None,
         None,
     );
     row(
         "4 x 1 000 000-int replace, no lock",
         median(&replace.unlocked_s) * 1e3,
         py.map(|p| p.replace_unlocked_s * 1e3),
-        None,
     );
     println!(
         "1 process, 1 000 000 ints: replace_unlocked {one_process_ms:.3} ms, \
@@ -182,8 +191,9 @@ fn main() {
          {first_touch_ms:.3} ms (a page fault per page), second time {second_touch_ms:.3} ms"
     );
     println!(
-        "unlocked counter final value: median {} of {TOTAL} (CPython: {})",
+        "unlocked counter final value: median {} of {} (CPython: {})",
         median(&counter.unlocked_final),
+        total(),
         py.map_or("skipped".to_owned(), |p| p
             .counter_unlocked_final
             .to_string()),
@@ -216,9 +226,12 @@ fn main() {
         .add("counter_locked_ms", counter_ms, "ms", ms(counter_ms))
         .add(
             "counter_locked_ns",
-            counter_ms * 1e6 / TOTAL as f64,
+            counter_ms * 1e6 / total() as f64,
             "ns",
-            format!("{} ns", common::number(counter_ms * 1e6 / TOTAL as f64, 2)),
+            format!(
+                "{} ns",
+                common::number(counter_ms * 1e6 / total() as f64, 2)
+            ),
         )
         .add(
             "counter_plain_lock_ms",
@@ -242,11 +255,11 @@ fn main() {
         .add("replace_each_ms", each_ms, "ms", ms(each_ms))
         .add(
             "replace_each_ns",
-            each_ms * 1e6 / (PROCS * LEN) as f64,
+            each_ms * 1e6 / (PROCS * len()) as f64,
             "ns",
             format!(
                 "{} ns",
-                common::number(each_ms * 1e6 / (PROCS * LEN) as f64, 2)
+                common::number(each_ms * 1e6 / (PROCS * len()) as f64, 2)
             ),
         )
         .add(
@@ -322,11 +335,11 @@ fn main() {
             )
             .add(
                 "counter_locked_cpython_us",
-                theirs_counter * 1e3 / TOTAL as f64,
+                theirs_counter * 1e3 / total() as f64,
                 "µs",
                 format!(
                     "{} µs",
-                    common::number(theirs_counter * 1e3 / TOTAL as f64, 2)
+                    common::number(theirs_counter * 1e3 / total() as f64, 2)
                 ),
             )
             .add(
@@ -378,6 +391,49 @@ fn main() {
                 count(p.replace_each_switches),
             );
     }
+    figures
+        .row(
+            Row::new(
+                format!(
+                    "{PROCS} × {} increments under the value's lock",
+                    common::number(increments() as f64, 3)
+                ),
+                Better::Lower,
+                "counter_locked_ms",
+            )
+            .cpython("counter_locked_cpython_ms")
+            .limit("RawValue::update, no lock", "counter_update_ms")
+            .target(Target::faster_than_cpython(10.0)),
+        )
+        .row(
+            Row::new(
+                "replace an array, one lock for the loop",
+                Better::Lower,
+                "replace_all_ms",
+            )
+            .cpython("replace_all_cpython_ms")
+            .limit("no lock", "replace_unlocked_ms")
+            .target(Target::faster_than_cpython(20.0)),
+        )
+        .row(
+            Row::new(
+                "replace an array, a lock per element",
+                Better::Lower,
+                "replace_each_ms",
+            )
+            .cpython("replace_each_cpython_ms")
+            .limit("no lock", "replace_unlocked_ms")
+            .target(Target::faster_than_cpython(20.0)),
+        )
+        .row(
+            Row::new(
+                "one process fills a shared array",
+                Better::Lower,
+                "one_process_replace_ms",
+            )
+            .limit("memset of private memory", "memset_ms")
+            .target(Target::within_limit(3.0)),
+        );
     figures.write();
 }
 
@@ -406,38 +462,40 @@ impl Counter {
 
         let counter = RawValue::new(0i32).expect("RawValue::new failed");
         self.update_s.push(gated("counter (update)", |_| {
-            for _ in 0..INCREMENTS {
+            for _ in 0..increments() {
                 counter.update(|v| v + 1);
             }
         }));
-        assert_eq!(counter.get() as u64, TOTAL, "update lost increments");
+        assert_eq!(counter.get() as u64, total(), "update lost increments");
 
         let counter = RawValue::new(0i32).expect("RawValue::new failed");
         self.unlocked_s.push(gated("counter (no lock)", |_| {
-            for _ in 0..INCREMENTS {
+            for _ in 0..increments() {
                 counter.set(counter.get() + 1);
             }
         }));
         let last = counter.get() as u64;
         assert!(
-            (1..=TOTAL).contains(&last),
-            "an unlocked counter ends between 1 and {TOTAL}, not at {last}"
+            (1..=total()).contains(&last),
+            "an unlocked counter ends between 1 and {}, not at {last}",
+            total()
         );
         self.unlocked_final.push(last as f64);
     }
 }
 
-/// One run of PROCS x INCREMENTS increments, each under one hold of `counter`'s lock.
+/// One run of PROCS x `increments()` increments, each under one hold of `counter`'s lock.
 fn locked_increments(counter: &Value<i32>, what: &str) -> f64 {
     let elapsed = gated(what, |_| {
-        for _ in 0..INCREMENTS {
+        for _ in 0..increments() {
             let guard = counter.lock().expect("Value::lock failed");
             guard.set(guard.get() + 1);
         }
     });
     let last = counter.get().expect("Value::get failed");
     assert_eq!(
-        last as u64, TOTAL,
+        last as u64,
+        total(),
         "{what}: the locked counter lost increments"
     );
     elapsed
@@ -470,13 +528,13 @@ impl Replace {
         self.each_switches
             .push(switches(&arr.get_obj().to_vec()) as f64);
 
-        let arr = Array::<i32>::new(LEN).expect("Array::new failed");
+        let arr = Array::<i32>::new(len()).expect("Array::new failed");
         self.each_rlock_s
             .push(gated("replace (each element, RLock)", |k| {
                 replace_locking_each(&arr, number(k)).expect("replace_locking_each failed")
             }));
 
-        let arr = RawArray::<i32>::new(LEN).expect("RawArray::new failed");
+        let arr = RawArray::<i32>::new(len()).expect("RawArray::new failed");
         self.unlocked_s.push(gated("replace (no lock)", |k| {
             replace_unlocked(&arr, number(k)).expect("replace_unlocked failed")
         }));
@@ -484,10 +542,10 @@ impl Replace {
     }
 }
 
-/// A LEN-int array guarded by a plain `Lock`, as the notebook's `RawArray` and `Lock`.
+/// A `len()`-int array guarded by a plain `Lock`, as the notebook's `RawArray` and `Lock`.
 fn locked_array() -> Array<i32> {
     Synchronized::wrap(
-        RawArray::new(LEN).expect("RawArray::new failed"),
+        RawArray::new(len()).expect("RawArray::new failed"),
         Arc::new(Lock::new().expect("Lock::new failed")),
     )
 }
@@ -502,34 +560,34 @@ fn switches(values: &[i32]) -> usize {
     values.windows(2).filter(|pair| pair[0] != pair[1]).count()
 }
 
-/// Milliseconds for one process to write LEN ints into a shared array, and for a
-/// `memset` of a private buffer of the same size: the best of FILL_RUNS each.
+/// Milliseconds for one process to write `len()` ints into a shared array, and for a
+/// `memset` of a private buffer of the same size: the best of `fill_runs()` each.
 fn limit() -> (f64, f64) {
-    let shared = RawArray::<i32>::new(LEN).expect("RawArray::new failed");
-    let mut private = vec![0i32; LEN];
+    let shared = RawArray::<i32>::new(len()).expect("RawArray::new failed");
+    let mut private = vec![0i32; len()];
     let (mut best_replace, mut best_fill) = (f64::INFINITY, f64::INFINITY);
-    for run in 0..FILL_RUNS {
+    for run in 0..fill_runs() {
         let n = black_box(run as i32 + 1);
         let t0 = Instant::now();
         replace_unlocked(black_box(&shared), n).expect("replace_unlocked failed");
         best_replace = best_replace.min(t0.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(shared.get(LEN - 1), Ok(n));
+        assert_eq!(shared.get(len() - 1), Ok(n));
 
         let t0 = Instant::now();
         black_box(&mut private).fill(n);
         best_fill = best_fill.min(t0.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(black_box(&private)[LEN - 1], n);
+        assert_eq!(black_box(&private)[len() - 1], n);
     }
     (best_replace, best_fill)
 }
 
-/// Milliseconds for a child to write LEN ints into a shared array the parent has
+/// Milliseconds for a child to write `len()` ints into a shared array the parent has
 /// already written (so its pages exist), the first time and the second: the first time,
-/// every page faults once to enter the child's page tables. Medians of FILL_RUNS.
+/// every page faults once to enter the child's page tables. Medians of `fill_runs()`.
 fn first_touch() -> (f64, f64) {
     let (mut first, mut again) = (Vec::new(), Vec::new());
-    for _ in 0..FILL_RUNS {
-        let shared = RawArray::<i32>::new(LEN).expect("RawArray::new failed");
+    for _ in 0..fill_runs() {
+        let shared = RawArray::<i32>::new(len()).expect("RawArray::new failed");
         replace_unlocked(&shared, 1).expect("replace_unlocked failed");
         let times = RawArray::<u64>::new(2).expect("RawArray::new failed");
         let mut child = mpkit::fork_child(|| {
@@ -548,7 +606,7 @@ fn first_touch() -> (f64, f64) {
             Some(status) if status.success() => {}
             other => panic!("first touch: the child ended with {other:?}"),
         }
-        assert_eq!(shared.get(LEN - 1), Ok(3));
+        assert_eq!(shared.get(len() - 1), Ok(3));
         let ms = |pass| times.get(pass).expect("pass < 2") as f64 * 1e-6;
         first.push(ms(0));
         again.push(ms(1));
@@ -556,15 +614,15 @@ fn first_touch() -> (f64, f64) {
     (median(&first), median(&again))
 }
 
-/// How many pages a LEN-int array spans.
+/// How many pages a `len()`-int array spans.
 fn pages() -> usize {
     // Safety: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
-    (LEN * size_of::<i32>()).div_ceil(page)
+    (len() * size_of::<i32>()).div_ceil(page)
 }
 
 fn gigabytes_per_second(ms_per_array: f64) -> f64 {
-    (LEN * size_of::<i32>()) as f64 / (ms_per_array * 1e-3) / 1e9
+    (len() * size_of::<i32>()) as f64 / (ms_per_array * 1e-3) / 1e9
 }
 
 /// Forks PROCS children that each reach a start gate (an `Event`) and then run
@@ -653,10 +711,10 @@ struct Python {
 fn run_python() -> Result<Python, String> {
     let args: Vec<String> = [
         ("--procs", PROCS.to_string()),
-        ("--increments", INCREMENTS.to_string()),
-        ("--counter-runs", PY_COUNTER_RUNS.to_string()),
-        ("--len", LEN.to_string()),
-        ("--replace-runs", PY_REPLACE_RUNS.to_string()),
+        ("--increments", increments().to_string()),
+        ("--counter-runs", py_counter_runs().to_string()),
+        ("--len", len().to_string()),
+        ("--replace-runs", py_replace_runs().to_string()),
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value])

@@ -4,6 +4,7 @@ The Python half of `benches/ch04_pipes_queues.rs`, which runs it with `python3` 
 its figures next to the Rust ones. It can also run alone:
 
     python3 benches/pipes_queues.py [--trips 5000] [--items 50000] [--big 4]
+                                    [--sweep 1,2,3,4] [--sweep-items 20000]
 
 What it measures, the same way as the Rust side, once with both processes pinned to
 CPU 0 ("same") and once with the parent on CPU 0 and the child on CPU 1 ("split"):
@@ -17,6 +18,10 @@ CPU 0 ("same") and once with the parent on CPU 0 and the child on CPU 1 ("split"
 3. Big messages: the child sends `--big` messages of 16 MiB with `send_bytes` on a
    one-way `Pipe(duplex=False)`, the parent receives them with `recv_bytes`;
    gigabytes (1e9 bytes) per second.
+4. Sweep: for each n of `--sweep`, n producer children put `--sweep-items` ints in all
+   into one `Queue()` and n consumer children get them (each its share); unpinned. The
+   clock runs from a start `Event` until every child is joined. Items per second
+   (`sweep_<n>_per_s`).
 
 Every wait has a deadline (30 s): a child still running after it is killed and the
 script fails. It prints exactly one line on stdout, a flat JSON object.
@@ -131,12 +136,45 @@ def big_rate(ctx, child_cpu, count):
     return count * BIG / elapsed / 1e9
 
 
+def sweep_producer(queue, go, count):
+    if not go.wait(DEADLINE_S):
+        raise SystemExit(2)
+    for k in range(count):
+        queue.put(k)
+
+
+def sweep_consumer(queue, go, count):
+    if not go.wait(DEADLINE_S):
+        raise SystemExit(2)
+    for _ in range(count):
+        queue.get(timeout=DEADLINE_S)
+
+
+def sweep_rate(ctx, n, items):
+    """Items per second through one Queue with n producers and n consumers."""
+    queue = ctx.Queue()
+    go = ctx.Event()
+    share = items // n
+    children = [ctx.Process(target=sweep_producer, args=(queue, go, share)) for _ in range(n)]
+    children += [ctx.Process(target=sweep_consumer, args=(queue, go, share)) for _ in range(n)]
+    for child in children:
+        child.start()
+    t0 = time.perf_counter()
+    go.set()
+    for child in children:
+        join(child, f"sweep with {n} producers and consumers")
+    return share * n / (time.perf_counter() - t0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trips", type=int, default=5_000)
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--big", type=int, default=4)
+    parser.add_argument("--sweep", default="")
+    parser.add_argument("--sweep-items", type=int, default=20_000)
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sweep.split(",") if n]
     if min(args.trips, args.items, args.big) < 1:
         parser.error("every count must be at least 1")
     if len(os.sched_getaffinity(0)) < 2:
@@ -149,6 +187,9 @@ def main():
         figures[f"roundtrip_{placement}_us"] = round_trip(ctx, child_cpu, args.trips)
         figures[f"queue_{placement}_per_s"] = queue_rate(ctx, child_cpu, args.items)
         figures[f"big_{placement}_gb_s"] = big_rate(ctx, child_cpu, args.big)
+    os.sched_setaffinity(0, range(os.cpu_count()))
+    for n in sizes:
+        figures[f"sweep_{n}_per_s"] = sweep_rate(ctx, n, args.sweep_items)
     print(json.dumps(figures), flush=True)
 
 

@@ -7,6 +7,7 @@ figures next to the Rust ones. It can also run alone:
                             [--barrier-rounds 2000] [--barrier-runs 3]
                             [--pingpong 10000] [--pingpong-warmup 1000]
                             [--lock-pairs 1000000] [--lock-runs 3]
+                            [--sweep 1,2,4,8] [--sweep-runs 3]
 
 What it measures, the same way as the Rust side:
 
@@ -25,6 +26,8 @@ What it measures, the same way as the Rust side:
    in microseconds.
 4. Uncontended lock: `with lock: pass`, `--lock-pairs` times in this process, timed
    as a whole; the best of `--lock-runs` runs, in nanoseconds per acquire and release.
+5. Sweep: the counter of 1. with each process count of `--sweep` (`--increments` each),
+   the median of `--sweep-runs` runs, in seconds (`sweep_<n>_s`).
 
 Every wait has a deadline (5 s for a barrier or an event, 10 s for the start gate, 30 s
 for the joins): a child still running after it is killed and the script fails, and so
@@ -176,9 +179,13 @@ def main():
     parser.add_argument("--pingpong-warmup", type=int, default=1_000)
     parser.add_argument("--lock-pairs", type=int, default=1_000_000)
     parser.add_argument("--lock-runs", type=int, default=3)
+    parser.add_argument("--sweep", default="")
+    parser.add_argument("--sweep-runs", type=int, default=3)
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sweep.split(",") if n]
     if min(args.procs, args.increments, args.counter_runs, args.barrier_rounds,
-           args.barrier_runs, args.pingpong, args.lock_pairs, args.lock_runs) < 1 or args.pingpong_warmup < 0:
+           args.barrier_runs, args.pingpong, args.lock_pairs, args.lock_runs,
+           args.sweep_runs) < 1 or args.pingpong_warmup < 0:
         parser.error("every count must be at least 1 (--pingpong-warmup at least 0)")
 
     ctx = multiprocessing.get_context("fork")
@@ -188,6 +195,12 @@ def main():
                          for _ in range(args.barrier_runs))
     trips_us = pingpong(ctx, args.pingpong_warmup, args.pingpong)
     lock_ns = min(lock_pairs_ns(ctx, args.lock_pairs) for _ in range(args.lock_runs))
+    sweep = {
+        f"sweep_{n}_s": quantile(
+            sorted(counter_once(ctx, n, args.increments) for _ in range(args.sweep_runs)), 0.5
+        )
+        for n in sizes
+    }
 
     print(
         json.dumps(
@@ -208,6 +221,7 @@ def main():
                 "pingpong_median_us": quantile(trips_us, 0.5),
                 "pingpong_p10_us": quantile(trips_us, 0.1),
                 "pingpong_p90_us": quantile(trips_us, 0.9),
+                **sweep,
             }
         ),
         flush=True,

@@ -24,6 +24,8 @@ use crate::chapters::{self, relative};
 use crate::figures::{self, Figures};
 use crate::includes;
 use crate::judge::Problems;
+use crate::performance;
+use crate::results::Results;
 
 /// `cargo xtask book`.
 pub fn run(root: &Path) -> Result<(), String> {
@@ -64,6 +66,11 @@ pub fn build(root: &Path) -> Result<PathBuf, String> {
     let figures = Figures::load(root).map_err(|problems| {
         format!("the figures files are broken:\n  {}", problems.join("\n  "))
     })?;
+    let results = Results::load(root, &root.join("book/figures"))
+        .map_err(|problems| format!("the figures files are broken:\n  {problems}"))?;
+    // The whole run as one file beside the page that draws it.
+    let results_json =
+        serde_json::to_string_pretty(&results.to_json(false, None)).map_err(|e| e.to_string())?;
     show_mdbook_warnings();
     // Ours first, then mdBook's own two in their usual order: mdBook's would otherwise
     // expand the includes before ours could see where they are.
@@ -73,12 +80,16 @@ pub fn build(root: &Path) -> Result<PathBuf, String> {
     book.with_preprocessor(Workbook {
         root: root.to_owned(),
         figures,
+        results,
     })
     .with_preprocessor(LinkPreprocessor::new())
     .with_preprocessor(IndexPreprocessor::new());
     book.build()
         .map_err(|e| format!("building the book: {e:#}"))?;
-    Ok(book.build_dir_for("html").join("index.html"))
+    let html = book.build_dir_for("html");
+    fs::write(html.join("results.json"), results_json + "\n")
+        .map_err(|e| format!("writing results.json into the book: {e}"))?;
+    Ok(html.join("index.html"))
 }
 
 /// `cargo xtask check`'s book steps beyond the includes: the figures (see
@@ -348,11 +359,12 @@ fn exercise_numbers(crate_dir: &Path) -> BTreeSet<u32> {
         .collect()
 }
 
-/// The workbook's preprocessor: `{{#include}}` as the reader should see it, and
-/// `{{#figure chapter.key}}`.
+/// The workbook's preprocessor: `{{#include}}` as the reader should see it,
+/// `{{#figure chapter.key}}`, and the "How fast is it?" page's `{{#performance ...}}`.
 struct Workbook {
     root: PathBuf,
     figures: Figures,
+    results: Results,
 }
 
 impl Preprocessor for Workbook {
@@ -372,7 +384,8 @@ impl Preprocessor for Workbook {
             };
             let page = src.join(path);
             let expanded = includes::expand(&self.root, &page, &chapter.content)
-                .and_then(|text| figures::expand(&self.root, &page, &text, &self.figures));
+                .and_then(|text| figures::expand(&self.root, &page, &text, &self.figures))
+                .and_then(|text| performance::expand(&self.root, &page, &text, &self.results));
             match expanded {
                 Ok(text) => chapter.content = text,
                 Err(found) => problems.extend(found),

@@ -49,6 +49,8 @@ pub struct Figure {
 struct File {
     path: PathBuf,
     bench: String,
+    /// Written by a quick pass (`cargo xtask bench --quick`): never the book's.
+    quick: bool,
     sources: Vec<String>,
     digest: String,
     figures: BTreeMap<String, Figure>,
@@ -162,6 +164,7 @@ fn parse(path: PathBuf, text: &str) -> Result<File, String> {
     }
     Ok(File {
         path,
+        quick: json.get("quick").and_then(Value::as_bool).unwrap_or(false),
         bench: string("bench")?,
         sources,
         digest: string("source_digest")?,
@@ -221,6 +224,14 @@ pub fn check(root: &Path) -> Problems {
     for file in figures.files.values() {
         if let Some(problem) = stale(root, file) {
             found.add(format!("figures: {problem}"));
+        }
+        if file.quick {
+            found.add(format!(
+                "figures: {} comes from a quick pass, too short to quote; run `cargo xtask \
+                 bench` (or `cargo bench --bench {}`)",
+                relative(root, &file.path),
+                file.bench
+            ));
         }
     }
     let mut pages = Vec::new();
@@ -477,6 +488,7 @@ t=0     wait 100 ms
         let file = |sources: &[String]| File {
             path: root.join("book/figures/ch01_x.json"),
             bench: "b".to_owned(),
+            quick: false,
             sources: sources.to_vec(),
             digest: measured.clone(),
             figures: BTreeMap::new(),

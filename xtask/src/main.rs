@@ -11,10 +11,13 @@
 //! - `watch`, `hint`: the student's loop (re-run on save; the book's hints one by one).
 //! - `grade`: an instructor's grader for students' checkouts.
 //! - `mutants`: how many wrong solutions the tests catch (cargo-mutants).
+//! - `bench`: every chapter's benchmark beside CPython, and one results file.
 
+mod bench;
 mod book;
 mod cargo;
 mod chapters;
+mod charts;
 mod check;
 mod confine;
 mod exercises;
@@ -24,8 +27,10 @@ mod hint;
 mod includes;
 mod judge;
 mod mutants;
+mod performance;
 mod progress;
 mod reset;
+mod results;
 mod skeletons;
 mod snapshots;
 mod solved;
@@ -96,6 +101,14 @@ Commands:
           Run cargo-mutants on chapters' solution crates with the chapter's
           tests, and print caught / missed / timeout / unviable, the share of
           viable mutants caught, and the missed ones. Output in target/mutants/.
+  bench [--quick] [--bench NAME]...
+          Run every chapter's benchmark (benches/chNN_*.rs) and CPython's side, one
+          after the other, and assemble their figures into one results file with
+          the machine and the date: target/xtask/bench/results.json. A full run
+          writes the figures the book quotes (book/figures/*.json; the book's page
+          \"How fast is it?\" is drawn from them). --quick: every measurement with far
+          fewer repetitions, a smoke test for CI; its figures go under
+          target/xtask/bench/quick/, never into the book.
 
 Options:
   --chapter NAME   check/start/skeletons/grade: only this chapter (e.g. ch02_first_taste
@@ -117,6 +130,7 @@ enum Command {
     Grade(grade::Args),
     Watch(Vec<String>),
     Mutants(Vec<String>),
+    Bench(bench::Args),
     Help,
 }
 
@@ -146,6 +160,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         "hint" => return Ok(Command::Hint(hint::Args::parse(rest)?)),
         "grade" => return Ok(Command::Grade(grade::Args::parse(rest)?)),
         "watch" => return Ok(Command::Watch(rest.to_vec())),
+        "bench" => return Ok(Command::Bench(bench::Args::parse(rest)?)),
         "mutants" => match rest.iter().find(|a| a.starts_with('-')) {
             Some(option) => return Err(format!("mutants takes chapters, not `{option}`")),
             None => return Ok(Command::Mutants(rest.to_vec())),
@@ -213,6 +228,7 @@ fn main() -> ExitCode {
         Command::Grade(args) => grade::run(&root, &args),
         Command::Watch(chapters) => watch::run(&root, &chapters),
         Command::Mutants(chapters) => mutants::run(&root, &chapters),
+        Command::Bench(args) => bench::run(&root, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

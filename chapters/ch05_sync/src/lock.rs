@@ -50,6 +50,7 @@ impl Lock {
     /// it takes), like Python's `acquire(timeout=...)`: `true` when taken, `false` when
     /// the time ran out.
     /// Waits sleep in the kernel; they do not spin.
+    #[inline]
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // TODO: true once this process holds the lock, false when the deadline passes
         // first (no deadline for `None`, or for a timeout too long to have one, such as
@@ -65,6 +66,7 @@ impl Lock {
     // ANCHOR: release
     /// Releases the lock, whichever process took it, and wakes one waiter if there may
     /// be one. `NotLocked` if it was not locked (and nothing changes).
+    #[inline]
     pub fn release(&self) -> Result<(), SyncError> {
         // TODO: unlock, and wake one sleeper if there may be one; NotLocked (and
         // nothing changes) when it was not locked.
@@ -81,12 +83,14 @@ impl Lock {
     }
 
     /// Takes the lock, as long as it takes, and returns a guard that releases it.
+    #[inline]
     pub fn lock(&self) -> Result<LockGuard<'_>, SyncError> {
         self.acquire(None)?;
         Ok(LockGuard { lock: self })
     }
 
     /// Takes the lock within `timeout`: a guard, or `None` when the time ran out.
+    #[inline]
     pub fn lock_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>, SyncError> {
         Ok(self
             .acquire(Some(timeout))?
@@ -95,6 +99,7 @@ impl Lock {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // A guard's lock is locked: release cannot report NotLocked here unless another
         // process released it behind the guard's back, which Python allows too.

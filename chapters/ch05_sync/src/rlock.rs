@@ -1,6 +1,8 @@
 //! Exercise 5: a re-entrant lock, with an owner and a count.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 
 use crate::error::SyncError;

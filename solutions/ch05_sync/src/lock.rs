@@ -50,6 +50,7 @@ impl Lock {
     /// it takes), like Python's `acquire(timeout=...)`: `true` when taken, `false` when
     /// the time ran out.
     /// Waits sleep in the kernel; they do not spin.
+    #[inline]
     pub fn acquire(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
         // SKELETON: // TODO: true once this process holds the lock, false when the deadline passes
         // SKELETON: // first (no deadline for `None`, or for a timeout too long to have one, such as
@@ -60,31 +61,58 @@ impl Lock {
         // SKELETON:     self.state.word.load(Ordering::Relaxed)
         // SKELETON: )
         // BEGIN SOLUTION
-        let word = &self.state.word;
-        if word
+        // Uncontended: one compare-exchange, inlined into the caller; the rest is cold.
+        if self
+            .state
+            .word
             .compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
             return Ok(true);
         }
+        self.acquire_contended(timeout)
+        // END SOLUTION
+    }
+    // BEGIN SOLUTION
+
+    /// [`Lock::acquire`] when the lock was held: std's `futex::Mutex::lock_contended`,
+    /// with a waiting policy measured on this machine (`benches/ch05_sync.rs`).
+    #[cold]
+    fn acquire_contended(&self, timeout: Option<Duration>) -> Result<bool, SyncError> {
+        let word = &self.state.word;
+        if timeout.is_some_and(|t| t.is_zero()) {
+            // Python's `acquire(block=False)`: held now, so not taken.
+            return Ok(false);
+        }
         let deadline = mpkit::deadline_after(timeout);
+        let mut state = wait_awake(word);
+        if state == UNLOCKED {
+            match word.compare_exchange(UNLOCKED, LOCKED, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return Ok(true),
+                Err(now) => state = now,
+            }
+        }
         loop {
             // Marking the lock contended before sleeping makes the holder's release wake
-            // someone; if the lock was free, the swap took it.
-            if word.swap(CONTENDED, Ordering::Acquire) == UNLOCKED {
+            // someone; if the lock was free, the swap took it (as CONTENDED: a waiter
+            // that slept cannot know whether others still sleep). Already CONTENDED:
+            // nothing to mark, sleep at once.
+            if state != CONTENDED && word.swap(CONTENDED, Ordering::Acquire) == UNLOCKED {
                 return Ok(true);
             }
             if futex::wait(word, CONTENDED, deadline)? == Wake::TimedOut {
                 return Ok(false);
             }
+            state = wait_awake(word);
         }
-        // END SOLUTION
     }
+    // END SOLUTION
     // ANCHOR_END: acquire
 
     // ANCHOR: release
     /// Releases the lock, whichever process took it, and wakes one waiter if there may
     /// be one. `NotLocked` if it was not locked (and nothing changes).
+    #[inline]
     pub fn release(&self) -> Result<(), SyncError> {
         // SKELETON: // TODO: unlock, and wake one sleeper if there may be one; NotLocked (and
         // SKELETON: // nothing changes) when it was not locked.
@@ -112,12 +140,14 @@ impl Lock {
     }
 
     /// Takes the lock, as long as it takes, and returns a guard that releases it.
+    #[inline]
     pub fn lock(&self) -> Result<LockGuard<'_>, SyncError> {
         self.acquire(None)?;
         Ok(LockGuard { lock: self })
     }
 
     /// Takes the lock within `timeout`: a guard, or `None` when the time ran out.
+    #[inline]
     pub fn lock_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>, SyncError> {
         Ok(self
             .acquire(Some(timeout))?
@@ -126,9 +156,37 @@ impl Lock {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // A guard's lock is locked: release cannot report NotLocked here unless another
         // process released it behind the guard's back, which Python allows too.
         let _ = self.lock.release();
     }
 }
+
+// BEGIN SOLUTION
+/// Waits awake while `word` says "locked, nobody asleep" (a critical section is short:
+/// the holder, running on another CPU or preempted on this one, may release it soon, and
+/// a futex wait with the wake it then needs costs microseconds), the way parking_lot's
+/// `SpinWait` does: 3 rounds of 2, 4 and 8 `pause`s, then up to 7 `sched_yield`s, which
+/// let a holder preempted on this CPU run. Returns the word as last seen. Bounded, a few
+/// microseconds at most: a waiter never burns a CPU while the lock stays held. (std's
+/// 100 `pause`s and no yield lost to this on 2 CPUs; sleeping at once lost too.)
+fn wait_awake(word: &AtomicU32) -> u32 {
+    for round in 0..10 {
+        let state = word.load(Ordering::Relaxed);
+        if state != LOCKED {
+            return state;
+        }
+        if round < 3 {
+            for _ in 0..2 << round {
+                std::hint::spin_loop();
+            }
+        } else {
+            // Safety: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
+    }
+    word.load(Ordering::Relaxed)
+}
+// END SOLUTION

@@ -1,6 +1,8 @@
 //! Exercise 5: a re-entrant lock, with an owner and a count.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
 use std::time::Duration;
 
 use crate::error::SyncError;
@@ -30,8 +32,48 @@ pub struct RLock {
 /// The calling thread's id: thread ids are unique in the whole system while the thread
 /// lives, so one number names both the process and the thread.
 pub fn current_thread() -> u32 {
-    nix::unistd::gettid().as_raw() as u32
+    // SKELETON: nix::unistd::gettid().as_raw() as u32
+    // BEGIN SOLUTION
+    // `gettid` is a system call (several hundred ns on a VM), and an RLock asks twice
+    // per acquire and release: ask once per thread. A forked child's one thread has a
+    // new id, but a copy of its parent's thread-local cache, so the cache also keeps the
+    // fork count it was read under, which a `pthread_atfork` handler bumps in children.
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // Safety: `forked` is an `extern "C" fn` that only touches an atomic, which is
+        // async-signal-safe, as a handler run in a forked child must be.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+        assert_eq!(rc, 0, "pthread_atfork failed");
+    });
+    let forks = FORKS.load(Ordering::Relaxed);
+    TID.with(|cached| {
+        let (seen, tid) = cached.get();
+        // A thread id is never 0: 0 means "not read yet".
+        if tid != 0 && seen == forks {
+            return tid;
+        }
+        let tid = nix::unistd::gettid().as_raw() as u32;
+        cached.set((forks, tid));
+        tid
+    })
+    // END SOLUTION
 }
+// BEGIN SOLUTION
+
+/// How many `fork`s this process descends from since [`current_thread`] first ran:
+/// bumped in each child by [`forked`].
+static FORKS: AtomicU32 = AtomicU32::new(0);
+
+thread_local! {
+    /// This thread's id, and the value of [`FORKS`] when it was read (0, 0: not yet).
+    static TID: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+}
+
+/// The `pthread_atfork` child handler: every thread id cached before the fork is stale.
+extern "C" fn forked() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+// END SOLUTION
 
 impl RLock {
     /// A new, unlocked re-entrant lock.
