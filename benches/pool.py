@@ -4,6 +4,7 @@ The Python half of `benches/ch07_pool.rs`, which runs it with `python3` and puts
 figures next to the Rust ones. It can also run alone:
 
     python3 benches/pool.py [--trips 2000] [--tasks 10000] [--runs 5]
+        [--sweep-workers 1,2,3,4] [--sweep-chunks 1,4,16] [--chunk-pool 2]
 
 What it measures, the same way as the Rust side:
 
@@ -16,6 +17,9 @@ What it measures, the same way as the Rust side:
    side computes it): seconds, one run each.
 4. A pool of 4: `Pool(4)` (start-up), its first `apply` result, then `close()` +
    `join()`; and another pool's `terminate()` + `join()`. Medians of `--runs`.
+5. Sweeps of `map(noop, range(--tasks))`, best of `--runs`, in tasks per second: on a
+   pool of each size of `--sweep-workers` with the default chunks, and with each chunk
+   size of `--sweep-chunks` on a pool of `--chunk-pool`.
 
 It prints exactly one line on stdout, a flat JSON object.
 """
@@ -56,6 +60,9 @@ def main():
     parser.add_argument("--trips", type=int, default=2000)
     parser.add_argument("--tasks", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sweep-workers", default="1,2,3,4")
+    parser.add_argument("--sweep-chunks", default="1,4,16,64,256,1024")
+    parser.add_argument("--chunk-pool", type=int, default=2)
     args = parser.parse_args()
     ctx = multiprocessing.get_context("fork")
     out = {"implementation": f"CPython {platform.python_version()} multiprocessing (fork)"}
@@ -108,6 +115,22 @@ def main():
     out["first_result_s_median"] = statistics.median(firsts)
     out["close_join_s_median"] = statistics.median(closes)
     out["terminate_s_median"] = statistics.median(terminates)
+
+    def map_rate(pool, chunksize):
+        best = math.inf
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            got = pool.map(noop, range(args.tasks), chunksize)
+            best = min(best, time.perf_counter() - start)
+            assert got[-1] == args.tasks - 1
+        return args.tasks / best
+
+    for n in [int(n) for n in args.sweep_workers.split(",")]:
+        with ctx.Pool(n) as pool:
+            out[f"sweep_workers_{n}_per_s"] = map_rate(pool, None)
+    with ctx.Pool(args.chunk_pool) as pool:
+        for c in [int(c) for c in args.sweep_chunks.split(",")]:
+            out[f"sweep_chunk_{c}_per_s"] = map_rate(pool, c)
     print(json.dumps(out))
 
 
