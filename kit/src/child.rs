@@ -63,7 +63,8 @@ pub fn exit(code: i32) -> ! {
 /// In the child: `PR_SET_PDEATHSIG` is armed with `SIGKILL` (so the child dies with the
 /// thread that forked it; a child whose parent process died before it could arm it
 /// leaves at once with code 102; one whose forking thread, not the process, ended in
-/// that instant is not told and lives on until its parent process waits for it or ends),
+/// that instant misses the signal, and only its [`Child`]'s drop, which kills it, or
+/// its own end, ends it),
 /// `body` runs under `catch_unwind`, and the process ends with
 /// `libc::_exit`: code 0 after `body` returns, the code given to [`exit`], or 101 after
 /// a panic (whose message goes to fd 2 with a raw `write`). The child never returns
