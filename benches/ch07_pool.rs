@@ -376,6 +376,12 @@ fn main() {
             time_text(python.round_trip_s),
         )
         .add("roundtrip_speedup", trip_speedup, "x", ratio(trip_speedup))
+        .add(
+            "roundtrip_cpython_vs_socketpair",
+            python.round_trip_s / socketpair,
+            "x",
+            ratio(python.round_trip_s / socketpair),
+        )
         .add("fork_per_task_us", fork * 1e6, "µs", time_text(fork))
         .add(
             "roundtrip_socketpair_us",
