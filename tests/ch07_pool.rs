@@ -21,8 +21,9 @@ use mpkit::{fork_child, ExitStatus};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use workbook::ch07_pool::{
-    current_process, default_chunksize, heavy, log_to_fd, next_child_identity, serve, Pipe, Pool,
-    PoolError, Reply, State, Task, TaskError, WorkerSetup, CHUNKS_AHEAD_PER_WORKER,
+    current_process, default_chunksize, heavy, log_to_fd, next_child_identity, serve, Pipe,
+    PipeError, Pool, PoolError, Reply, State, Task, TaskError, WorkerSetup,
+    CHUNKS_AHEAD_PER_WORKER,
 };
 
 /// How long a test waits for something that must happen soon (a task to start, a
@@ -2185,4 +2186,33 @@ fn ex10_dropping_a_busy_pool_without_close_ends_everything() {
         vec![Err(PoolError::Task(TaskError::Terminated)); 5]
     );
     assert!(gone);
+}
+
+/// The pool's own errors from a connection keep what the caller can act on: the OS
+/// error, a peer gone (`EPIPE`), an encoding that failed; anything else a connection
+/// may say (end of file, a frame cut short, a frame too long) cannot come from the
+/// pool's own frames and is an input/output error.
+#[test]
+fn given_connection_errors_become_pool_errors() {
+    use nix::errno::Errno;
+    let cases = [
+        (PipeError::Os(Errno::EBADF), PoolError::Os(Errno::EBADF)),
+        (PipeError::BrokenPipe, PoolError::Os(Errno::EPIPE)),
+        (
+            PipeError::Encode("no map keys".to_owned()),
+            PoolError::Encode("no map keys".to_owned()),
+        ),
+        (PipeError::Eof, PoolError::Os(Errno::EIO)),
+        (
+            PipeError::Truncated {
+                got: 3,
+                expected: 12,
+            },
+            PoolError::Os(Errno::EIO),
+        ),
+        (PipeError::Closed, PoolError::Os(Errno::EIO)),
+    ];
+    for (from, to) in cases {
+        assert_eq!(PoolError::from(from.clone()), to, "from {from:?}");
+    }
 }
