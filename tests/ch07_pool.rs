@@ -1163,7 +1163,18 @@ impl Serialize for Blob {
 
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <Vec<u8>>::deserialize(d).map(Blob)
+        /// Takes the bytes in one copy, not one `u8` at a time.
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(bytes.to_vec()))
+            }
+        }
+        d.deserialize_bytes(Bytes)
     }
 }
 
@@ -1171,17 +1182,31 @@ fn blob_len(blob: Blob) -> usize {
     blob.0.len()
 }
 
+/// The length of the message a task of `blob_len` on `len` bytes travels in.
+fn task_message_len(len: usize) -> usize {
+    let task = Task::new(blob_len, &Blob(vec![0; len])).unwrap();
+    postcard::to_stdvec(&task).unwrap().len()
+}
+
 #[test]
 fn ex5_a_task_too_long_for_one_message_is_an_error_at_once() {
-    let (error, next) = isolated(|| {
+    let (error, next, largest) = isolated(|| {
         let pool = Pool::new(1).unwrap();
         let max = workbook::ch07_pool::DEFAULT_MAX_MESSAGE;
-        let error = pool.apply_async(blob_len, Blob(vec![0; max + 1])).err();
+        // The longest argument whose task fills one message exactly: it goes, one byte
+        // more does not.
+        // Lengths from 2 MiB to 256 MiB take a varint of the same width.
+        let overhead = task_message_len(1 << 21) - (1 << 21);
+        let fits = max - overhead;
+        assert_eq!(task_message_len(fits), max, "the task's own bytes vary");
+        let error = pool.apply_async(blob_len, Blob(vec![0; fits + 1])).err();
         let next = pool.apply(blob_len, Blob(vec![0; 1000]));
-        (error, next)
+        let largest = pool.apply(blob_len, Blob(vec![0; fits])).map(|n| n == fits);
+        (error, next, largest)
     });
     assert!(matches!(error, Some(PoolError::Encode(_))), "{error:?}");
     assert_eq!(next, Ok(1000));
+    assert_eq!(largest, Ok(true), "a task of exactly the limit must go");
 }
 
 #[test]
