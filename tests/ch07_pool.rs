@@ -29,10 +29,8 @@ use workbook::ch07_pool::{
 /// How long a test waits for something that must happen soon (a task to start, a
 /// line to arrive); well inside the exercise's deadline.
 const SOON: Duration = Duration::from_secs(3);
-/// How long a blocked call is watched, and the most CPU it may use meanwhile (clock
-/// ticks of 10 ms).
-const BLOCKED_FOR: Duration = Duration::from_millis(300);
-const BLOCKED_MAX_TICKS: u64 = 5;
+/// How long a blocked call is watched asleep: it must not wake once meanwhile.
+const BLOCKED_FOR: Duration = Duration::from_millis(200);
 
 // ---- Tasks (plain functions: only `fn` pointers cross to a worker) ----------------------
 
@@ -238,12 +236,41 @@ fn wait_dead(pid: i32) {
     }
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) this process has used so far.
-fn my_cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
-    let rest = stat.rsplit(')').next().expect("comm ends with )");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+/// The state letter (`R`, `S`, ...) of thread `tid` of process `pid`, and how many
+/// times it has been put on a CPU so far.
+fn thread_state(pid: i32, tid: i32) -> (char, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("stat");
+    let state = stat.rsplit(')').next().unwrap().trim_start().chars().next();
+    let sched =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).expect("schedstat");
+    let runs = sched.split_whitespace().nth(2).unwrap().parse().unwrap();
+    (state.unwrap(), runs)
+}
+
+/// Waits (for at most [`SOON`]) until thread `tid` of process `pid` sleeps, then checks
+/// that it is not put on a CPU once in the next [`BLOCKED_FOR`]. A wait that spins never
+/// sleeps; one that polls in a loop of short sleeps wakes up again and again; one that
+/// sleeps until its event does neither, whatever the load on the machine did to it
+/// before it slept.
+fn sleeps_through(pid: i32, tid: i32) -> Result<(), String> {
+    let deadline = Instant::now() + SOON;
+    loop {
+        let (state, runs) = thread_state(pid, tid);
+        if state == 'S' {
+            std::thread::sleep(BLOCKED_FOR);
+            return match thread_state(pid, tid).1 - runs {
+                0 => Ok(()),
+                woke => Err(format!(
+                    "it polled: it woke up {woke} times in {BLOCKED_FOR:?} with nothing to \
+                     wait for, where one sleep until the event will do"
+                )),
+            };
+        }
+        if Instant::now() > deadline {
+            return Err(format!("it spun: it never went to sleep in {SOON:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The threads of this process.
@@ -265,21 +292,35 @@ fn release_later(go_fd: i32, n: usize, after: Duration) -> mpkit::Child {
     .expect("fork a helper")
 }
 
-/// Runs `call` (which blocks until a helper lets the tasks go after [`BLOCKED_FOR`]),
-/// and checks that it blocked that long and used (almost) no CPU meanwhile.
+/// Runs `call`, which blocks until `n` gated tasks go, and checks that it sleeps
+/// through ([`sleeps_through`]): a helper process watches this thread, and lets the
+/// tasks go once it has seen it asleep for [`BLOCKED_FOR`].
 fn blocks_without_spinning<T>(gates: &Gates, n: usize, call: impl FnOnce() -> T) -> T {
-    let mut helper = release_later(gates.go_fd(), n, BLOCKED_FOR);
-    let (start, ticks) = (Instant::now(), my_cpu_ticks());
+    let pid = std::process::id() as i32;
+    // Safety: gettid takes no arguments.
+    let tid = unsafe { libc::gettid() };
+    let (verdict_r, verdict_w) = pipe();
+    let (go_fd, verdict_fd) = (gates.go_fd(), verdict_w.as_raw_fd());
+    let mut helper = fork_child(move || {
+        let verdict = sleeps_through(pid, tid).err().unwrap_or_default();
+        write_fd(verdict_fd, verdict.as_bytes());
+        write_fd(go_fd, &vec![b'!'; n]);
+    })
+    .expect("fork a helper");
+    drop(verdict_w);
+    let start = Instant::now();
     let value = call();
-    let (waited, used) = (start.elapsed(), my_cpu_ticks() - ticks);
+    let waited = start.elapsed();
     assert_eq!(reap(&mut helper), ExitStatus::Exited(0));
+    let mut verdict = String::new();
+    std::io::Read::read_to_string(&mut std::fs::File::from(verdict_r), &mut verdict).unwrap();
     assert!(
-        waited >= BLOCKED_FOR - Duration::from_millis(50),
-        "returned after {waited:?}, before the tasks were let go"
+        verdict.is_empty(),
+        "the caller did not sleep while it waited: {verdict}"
     );
     assert!(
-        used <= BLOCKED_MAX_TICKS,
-        "the caller spun while it waited: {used} ticks in {waited:?}"
+        waited >= BLOCKED_FOR,
+        "returned after {waited:?}, before the tasks were let go"
     );
     value
 }
@@ -640,24 +681,20 @@ fn ex3_an_initializer_that_panics_ends_the_worker_before_ready() {
 
 #[test]
 fn ex3_an_idle_worker_waits_without_spinning() {
-    let ticks = isolated(|| {
+    let verdict = isolated(|| {
         let (mut conn, mut child) = start_worker(setup(None));
         assert_eq!(next_reply(&mut conn), Reply::Ready);
-        std::thread::sleep(BLOCKED_FOR);
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.pid())).unwrap();
-        let rest = stat.rsplit(')').next().unwrap().to_owned();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // A worker is one thread: its thread id is its pid.
+        let verdict = sleeps_through(child.pid(), child.pid());
         conn.send(&Task::new(square, &2).unwrap()).unwrap();
         assert_eq!(value::<u64>(next_reply(&mut conn)), 4);
         drop(conn);
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
-        ticks
+        verdict
     });
-    assert!(
-        ticks <= BLOCKED_MAX_TICKS,
-        "an idle worker spun: {ticks} ticks"
-    );
+    if let Err(why) = verdict {
+        panic!("an idle worker did not sleep: {why}");
+    }
 }
 
 // ---- Exercise 4: starting and terminating ----------------------------------------------
