@@ -1226,7 +1226,8 @@ fn ex6_wait_for_a_queue_to_fill() {
 }
 
 /// Python's `Condition(lock)` over a plain `Lock`: the condition knows its holder, and
-/// the queue scenario works the same.
+/// the queue scenario works the same. The producer makes each item only once the
+/// consumer waits for it, so every item is waited for.
 #[test]
 fn ex6_a_condition_over_a_plain_lock() {
     let (refused, consumed) = isolated(|| {
@@ -1249,6 +1250,11 @@ fn ex6_a_condition_over_a_plain_lock() {
             shared.b.store(5, Ordering::SeqCst);
         });
         for _ in 0..5 {
+            until(
+                "the consumer waits",
+                std::slice::from_mut(&mut consumer),
+                || cond.n_waiting() == 1,
+            );
             assert!(cond.acquire(LONG).unwrap());
             produced.fetch_add(1, Ordering::SeqCst);
             cond.notify_all().unwrap();
