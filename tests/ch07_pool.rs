@@ -410,6 +410,11 @@ proptest! {
 #[test]
 fn ex2_a_task_runs_where_it_was_made() {
     let task = Task::new(square, &12).expect("a task");
+    // The arguments travel as their postcard bytes: a varint 12 is one byte.
+    assert_eq!(task.args_len(), 1);
+    let text = "é".repeat(100);
+    let long = Task::new(|s: String| s.len(), &text).unwrap();
+    assert_eq!(long.args_len(), postcard::to_stdvec(&text).unwrap().len());
     // Safety: made by Task::new in this very process.
     let bytes = unsafe { task.run("MainProcess") }.expect("it runs");
     assert_eq!(postcard::from_bytes::<u64>(&bytes).unwrap(), 144);
