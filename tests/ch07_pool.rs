@@ -2283,3 +2283,20 @@ fn given_connection_errors_become_pool_errors() {
         assert_eq!(PoolError::from(from.clone()), to, "from {from:?}");
     }
 }
+
+/// `task::byte_string` reads a byte string in one copy, a sequence of numbers (what
+/// formats without byte strings write) too, and says what it expected otherwise.
+#[test]
+fn given_byte_string_reads_bytes_and_sequences() {
+    use serde::de::value::{BytesDeserializer, Error, SeqDeserializer, U32Deserializer};
+    use workbook::ch07_pool::task::byte_string;
+    let bytes: Result<Vec<u8>, Error> = byte_string::deserialize(BytesDeserializer::new(b"abc"));
+    assert_eq!(bytes.unwrap(), b"abc");
+    let numbers = SeqDeserializer::<_, Error>::new(vec![1u8, 2, 3].into_iter());
+    assert_eq!(byte_string::deserialize(numbers).unwrap(), [1, 2, 3]);
+    let wrong = byte_string::deserialize(U32Deserializer::<Error>::new(5));
+    assert_eq!(
+        wrong.unwrap_err().to_string(),
+        "invalid type: integer `5`, expected a byte string"
+    );
+}

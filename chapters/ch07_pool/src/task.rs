@@ -231,10 +231,6 @@ pub mod byte_string {
             Ok(bytes.to_vec())
         }
 
-        fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(bytes)
-        }
-
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
             let mut bytes = Vec::new();
             while let Some(byte) = seq.next_element()? {
