@@ -142,7 +142,7 @@ impl Barrier {
     /// waiting now get `Broken`; later rounds work again.
     pub fn reset(&self) -> Result<(), SyncError> {
         let _guard = self.lock.lock()?;
-        if self.state.count.load(Ordering::Acquire) > 0 {
+        if self.state.count.load(Ordering::Acquire) != 0 {
             self.break_round(self.state.generation.load(Ordering::Acquire));
         }
         self.state.broken.store(0, Ordering::Release);

@@ -124,11 +124,13 @@ impl Lock {
         let word = &self.state.word;
         match word.swap(UNLOCKED, Ordering::Release) {
             UNLOCKED => Err(SyncError::NotLocked),
-            LOCKED => Ok(()),
-            _ => {
+            // Someone may sleep on the word: wake one.
+            CONTENDED => {
                 futex::wake(word, 1);
                 Ok(())
             }
+            // LOCKED: nobody sleeps, nobody to wake.
+            _ => Ok(()),
         }
         // END SOLUTION
     }

@@ -133,7 +133,7 @@ impl Semaphore {
                 Err(seen) => current = seen,
             }
         }
-        if self.state.waiters.load(Ordering::SeqCst) > 0 {
+        if self.state.waiters.load(Ordering::SeqCst) != 0 {
             futex::wake(value, 1);
         }
         Ok(())
