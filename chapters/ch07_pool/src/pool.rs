@@ -464,8 +464,9 @@ impl Inner {
     }
 }
 
-/// How often `step` looks (yielding the CPU in between) before it sleeps in `poll`.
-const LOOKS_BEFORE_SLEEP: u32 = 16;
+/// How often `step`, and an idle worker, look (yielding the CPU in between) before
+/// they sleep.
+pub(crate) const LOOKS_BEFORE_SLEEP: u32 = 16;
 
 /// `wait` on `objects` until `deadline`, but first a few looks that do not sleep, with
 /// the CPU yielded in between: a worker on the other CPU often answers within
