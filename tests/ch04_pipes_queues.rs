@@ -61,9 +61,24 @@ fn cpu_ticks(pid: i32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-/// Lets `pid` sleep for 300 ms and returns the CPU ticks it used meanwhile: a process
-/// asleep in the kernel uses none, one that spins uses about 30.
+/// The state letter (`R`, `S`, `Z`, ...) of process `pid`, `None` once it is gone.
+fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// Waits (at most 5 s) until `pid` first sleeps, then lets it sleep for 300 ms and
+/// returns the CPU ticks it used meanwhile: a process asleep in the kernel uses none,
+/// one that spins uses about 30. What it did before it first slept (its start, the item
+/// it built) is left out: a loaded machine can stretch that to several ticks. A process
+/// that spins never sleeps, and is measured after the 5 s all the same.
 fn cpu_while_blocked(pid: i32) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while matches!(proc_state(pid), Some(state) if state != 'S' && state != 'Z')
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let before = cpu_ticks(pid);
     std::thread::sleep(Duration::from_millis(300));
     cpu_ticks(pid) - before
