@@ -99,11 +99,7 @@ fn wait_in_syscall(pid: i32, calls: &[i64]) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.trim_start().chars().next());
+        let state = proc_state(pid);
         assert!(
             !matches!(state, None | Some('Z')),
             "process {pid} ended before it blocked in one of {calls:?} (its stderr is below)"
