@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mpkit::testkit::{isolated, proptest_config, say, timeout, Gate, Redactor, Transcript};
+use mpkit::testkit::{isolated, procfs, proptest_config, say, timeout, Gate, Redactor, Transcript};
 use mpkit::ExitStatus;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
@@ -70,23 +70,6 @@ fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     (value, LARGEST.with(Cell::get))
 }
 
-/// The state letter (`R`, `S`, ...) of thread `tid` of this process, and how many times
-/// it has been put on a CPU so far.
-fn task_state(tid: libc::pid_t) -> (String, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).expect("stat");
-    let state = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let sched =
-        std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).expect("schedstat");
-    let runs = sched.split_whitespace().nth(2).unwrap().parse().unwrap();
-    (state.to_owned(), runs)
-}
-
 /// Runs `wait`, a call that blocks until another process acts, and checks that it
 /// sleeps through: a watcher thread waits until this thread is asleep, checks that it
 /// is not put on a CPU once in the next 200 ms, then calls `release`, which lets the
@@ -100,29 +83,12 @@ fn sleeps_through<T>(
 ) -> T {
     // Safety: gettid takes no arguments.
     let tid = unsafe { libc::gettid() };
+    let pid = std::process::id() as i32;
     let watcher = std::thread::spawn(move || {
-        let deadline = Instant::now() + timeout() / 2;
-        let verdict = loop {
-            let (state, runs) = task_state(tid);
-            if state == "S" {
-                std::thread::sleep(Duration::from_millis(200));
-                let woke = task_state(tid).1 - runs;
-                break if woke == 0 {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{what} polled: it woke up {woke} times in 200 ms with nothing to \
-                         wait for, where one sleep until the other process acts will do"
-                    ))
-                };
-            }
-            if Instant::now() > deadline {
-                break Err(format!("{what} spun: it never went to sleep"));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
+        let window = Duration::from_millis(200);
+        let verdict = procfs::sleeps_through(pid, tid, window, 0, timeout() / 2);
         release();
-        verdict
+        verdict.map_err(|why| format!("{what}: {why}"))
     });
     let value = wait();
     let verdict = watcher.join().expect("the watcher thread");

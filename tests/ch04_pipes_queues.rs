@@ -10,6 +10,7 @@
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
+use mpkit::testkit::procfs::{self, wait_in_syscall};
 use mpkit::testkit::{isolated, reap, say, Gate, Transcript};
 use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
@@ -53,20 +54,6 @@ fn join_ok(child: &mut Child) {
     );
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) a process has used so far.
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let rest = stat.rsplit(')').next().expect("comm ends with )");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-/// The state letter (`R`, `S`, `Z`, ...) of process `pid`, `None` once it is gone.
-fn proc_state(pid: i32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')').next()?.trim_start().chars().next()
-}
-
 /// Waits (at most 5 s) until `pid` first sleeps, then lets it sleep for 300 ms and
 /// returns the CPU ticks it used meanwhile: a process asleep in the kernel uses none,
 /// one that spins uses about 30. What it did before it first slept (its start, the item
@@ -74,14 +61,14 @@ fn proc_state(pid: i32) -> Option<char> {
 /// that spins never sleeps, and is measured after the 5 s all the same.
 fn cpu_while_blocked(pid: i32) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while matches!(proc_state(pid), Some(state) if state != 'S' && state != 'Z')
+    while matches!(procfs::state(pid), Some(state) if state != 'S' && state != 'Z')
         && Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(1));
     }
-    let before = cpu_ticks(pid);
+    let before = procfs::cpu_ticks(pid);
     std::thread::sleep(Duration::from_millis(300));
-    cpu_ticks(pid) - before
+    procfs::cpu_ticks(pid) - before
 }
 
 /// System call numbers (x86_64) a blocked process may be sleeping in.
@@ -91,35 +78,6 @@ const SYS_WRITEV: i64 = 20;
 const SYS_SENDMSG: i64 = 46;
 const SYS_FUTEX: i64 = 202;
 const SYS_PPOLL: i64 = 271;
-
-/// Waits (at most 5 s) until `pid` sleeps inside one of the system calls `calls`, as
-/// `/proc/<pid>/syscall` shows. A process seen there is blocked in that call: this is
-/// how a test knows, without guessing a delay, that a child has reached its wait.
-fn wait_in_syscall(pid: i32, calls: &[i64]) -> i64 {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let state = proc_state(pid);
-        assert!(
-            !matches!(state, None | Some('Z')),
-            "process {pid} ended before it blocked in one of {calls:?} (its stderr is below)"
-        );
-        if let Some(nr) = text
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<i64>().ok())
-        {
-            if state == Some('S') && calls.contains(&nr) {
-                return nr;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "process {pid} never blocked in one of the system calls {calls:?} (last seen: {text:?})"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
 
 /// Writes all of `bytes` to `fd` with raw `write(2)` calls (a hostile peer's way).
 fn raw_write(fd: BorrowedFd<'_>, bytes: &[u8]) {

@@ -8,7 +8,9 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mpkit::testkit::{assert_same_lines, isolated, proptest_config, reap, say, Gate, Transcript};
+use mpkit::testkit::{
+    assert_same_lines, isolated, procfs, proptest_config, reap, say, Gate, Transcript,
+};
 use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
 use workbook::ch05_sync::futex::{self, Wake};
@@ -83,26 +85,6 @@ fn add_one(counter: &AtomicU64) {
     counter.store(value + 1, Ordering::Relaxed);
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) a process has used so far.
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let rest = stat.rsplit(')').next().expect("comm ends with )");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-/// The scheduler's state letter for a process, from `/proc/<pid>/stat`: 'R' running or
-/// runnable, 'S' asleep (in a futex wait, say), 'T' stopped, 'Z' ended; '?' once reaped.
-fn proc_state(pid: i32) -> char {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let rest = stat.rsplit(')').next()?;
-            rest.trim_start().chars().next()
-        })
-        .unwrap_or('?')
-}
-
 /// Polls until `ready()` holds; panics naming `what` after 5 s, or as soon as one of
 /// `children` has ended (its stderr then explains why).
 fn until(what: &str, children: &mut [Child], mut ready: impl FnMut() -> bool) {
@@ -121,7 +103,7 @@ fn until(what: &str, children: &mut [Child], mut ready: impl FnMut() -> bool) {
 /// Polls until `child` sleeps in the kernel, or has ended (then its answer tells why).
 fn until_asleep(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while proc_state(child.pid()) != 'S' && child.try_wait().expect("try_wait").is_none() {
+    while procfs::state(child.pid()) != Some('S') && child.try_wait().expect("try_wait").is_none() {
         assert!(Instant::now() < deadline, "pid {} never slept", child.pid());
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -198,7 +180,7 @@ fn given_a_futex_wake_reaches_another_process() {
             say(fd, "woken");
         });
         std::thread::sleep(Duration::from_millis(200));
-        let waiter_cpu = cpu_ticks(child.pid());
+        let waiter_cpu = procfs::cpu_ticks(child.pid());
         shared.word.store(1, Ordering::SeqCst);
         futex::wake_all(&shared.word);
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
@@ -330,7 +312,7 @@ fn ex1_acquire_waits_for_the_holder_without_spinning() {
             lock.release().unwrap();
         });
         std::thread::sleep(Duration::from_millis(300));
-        let waiter_cpu = cpu_ticks(child.pid());
+        let waiter_cpu = procfs::cpu_ticks(child.pid());
         lock.release().expect("release");
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
         (transcript.finish(), waiter_cpu)
@@ -442,7 +424,7 @@ fn ex2_set_releases_every_waiter() {
             .map(|k| spawn(|| say(fd, &format!("waiter {k}: {:?}", event.wait(None)))))
             .collect();
         std::thread::sleep(Duration::from_millis(300));
-        let cpu: u64 = children.iter().map(|c| cpu_ticks(c.pid())).sum();
+        let cpu: u64 = children.iter().map(|c| procfs::cpu_ticks(c.pid())).sum();
         event.set();
         join_all(&mut children);
         (transcript.finish(), cpu)
@@ -571,7 +553,7 @@ fn ex3_acquire_waits_for_a_release() {
         // still take the value the release left).
         let mut child = spawn(|| say(fd, &format!("acquired: {:?}", sem.acquire(None))));
         std::thread::sleep(Duration::from_millis(300));
-        let cpu = cpu_ticks(child.pid());
+        let cpu = procfs::cpu_ticks(child.pid());
         sem.release().expect("release");
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
         (transcript.finish(), cpu)
@@ -1005,7 +987,7 @@ fn ex5_a_waiter_gets_the_rlock_after_the_last_release() {
         rlock.release().expect("release");
         shared.a.store(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(150));
-        let cpu = cpu_ticks(child.pid());
+        let cpu = procfs::cpu_ticks(child.pid());
         shared.a.store(2, Ordering::SeqCst);
         rlock.release().expect("release");
         assert_eq!(reap(&mut child), ExitStatus::Exited(0));
@@ -1091,7 +1073,7 @@ fn ex6_notify_wakes_one_and_notify_all_the_rest() {
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(300));
-        let cpu: u64 = children.iter().map(|c| cpu_ticks(c.pid())).sum();
+        let cpu: u64 = children.iter().map(|c| procfs::cpu_ticks(c.pid())).sum();
         assert!(cond.acquire(LONG).unwrap());
         cond.notify(1).unwrap();
         cond.release().unwrap();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mpkit::testkit::{isolated, proptest_config, reap, say, Gate, Transcript};
+use mpkit::testkit::{isolated, procfs, proptest_config, reap, say, Gate, Transcript};
 use mpkit::{fork_child, Child, ExitStatus};
 use proptest::prelude::*;
 use rstest::rstest;
@@ -68,14 +68,6 @@ fn race(processes: u64, work: impl Fn(u64)) -> Vec<i32> {
     let pids = children.iter().map(Child::pid).collect();
     join_all(&mut children);
     pids
-}
-
-/// CPU time (user + system, in clock ticks of 10 ms) a process has used so far.
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let rest = stat.rsplit(')').next().expect("comm ends with )");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 /// The kit's proptest settings, with no failure file: a student's failing case must
@@ -750,7 +742,7 @@ fn ex2_get_waits_for_the_holder_without_spinning() {
             say(fd, &format!("lock: {}", guard.get()));
         });
         std::thread::sleep(BLOCKED_FOR);
-        let cpu = cpu_ticks(child.pid());
+        let cpu = procfs::cpu_ticks(child.pid());
         guard.set(42);
         drop(guard);
         join(&mut child);
@@ -1163,7 +1155,7 @@ fn ex4_set_waits_for_the_holder_without_spinning() {
         let guard = array.lock().expect("lock");
         let mut child = spawn(|| array.set(1, 5).unwrap());
         std::thread::sleep(BLOCKED_FOR);
-        let cpu = cpu_ticks(child.pid());
+        let cpu = procfs::cpu_ticks(child.pid());
         let during = guard.to_vec();
         drop(guard);
         join(&mut child);
@@ -1558,7 +1550,7 @@ fn ex6_the_locking_variants_wait_for_the_holder(#[case] whole: bool) {
             }
         });
         std::thread::sleep(BLOCKED_FOR);
-        let cpu = cpu_ticks(child.pid());
+        let cpu = procfs::cpu_ticks(child.pid());
         let during = items(&guard).iter().filter(|&&x| x != 0).count();
         drop(guard);
         join(&mut child);

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mpkit::testkit::{isolated, proptest_config, reap};
+use mpkit::testkit::{isolated, procfs, proptest_config, reap};
 use mpkit::{fork_child, ExitStatus};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -182,27 +182,16 @@ impl Gates {
     }
 }
 
-/// `/proc/<pid>/stat`: (ppid, state), or `None` when there is no such process.
-fn proc_stat(pid: i32) -> Option<(i32, char)> {
-    assert!(pid > 0, "not a process id: {pid}");
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = text.rsplit(')').next()?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some((ppid, state))
-}
-
 /// True when `pid` is a live (not zombie) child of this process.
 fn is_live_child(pid: i32) -> bool {
     pid > 0
-        && proc_stat(pid)
-            .is_some_and(|(ppid, state)| ppid == std::process::id() as i32 && state != 'Z')
+        && procfs::stat(pid)
+            .is_some_and(|stat| stat.ppid == std::process::id() as i32 && stat.state != 'Z')
 }
 
 /// True when no process `pid` exists any more (not even a zombie).
 fn is_gone(pid: i32) -> bool {
-    proc_stat(pid).is_none()
+    procfs::stat(pid).is_none()
 }
 
 /// Sends `signal` to a worker, after checking that `pid` is a live child of this
@@ -227,7 +216,7 @@ fn kill_worker(pid: i32) {
 /// Waits until child `pid` is dead: a zombie nobody has reaped yet.
 fn wait_dead(pid: i32) {
     let deadline = Instant::now() + SOON;
-    while proc_stat(pid).is_some_and(|(_, state)| state != 'Z') {
+    while procfs::state(pid).is_some_and(|state| state != 'Z') {
         assert!(
             Instant::now() < deadline,
             "pid {pid} still alive after {SOON:?}"
@@ -236,45 +225,13 @@ fn wait_dead(pid: i32) {
     }
 }
 
-/// The state letter (`R`, `S`, ...) of thread `tid` of process `pid`, and how many
-/// times it has been put on a CPU so far.
-fn thread_state(pid: i32, tid: i32) -> (char, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("stat");
-    let state = stat.rsplit(')').next().unwrap().trim_start().chars().next();
-    let sched =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).expect("schedstat");
-    let runs = sched.split_whitespace().nth(2).unwrap().parse().unwrap();
-    (state.unwrap(), runs)
-}
-
 /// Wake-ups a sleeping wait may have in [`BLOCKED_FOR`] for events of its own: another
 /// task's result, a worker's end. A loop of sleeps of 10 ms has 20.
 const WAKE_UPS_ALLOWED: u64 = 3;
 
-/// Waits (for at most [`SOON`]) until thread `tid` of process `pid` sleeps, then checks
-/// that it is put on a CPU at most [`WAKE_UPS_ALLOWED`] times in the next
-/// [`BLOCKED_FOR`]. A wait that spins never sleeps; one that polls in a loop of short
-/// sleeps wakes up again and again; one that sleeps until its event does neither,
-/// whatever the load on the machine did to it before it slept.
+/// [`procfs::sleeps_through`] with this file's window, wake-ups and deadline.
 fn sleeps_through(pid: i32, tid: i32) -> Result<(), String> {
-    let deadline = Instant::now() + SOON;
-    loop {
-        let (state, runs) = thread_state(pid, tid);
-        if state == 'S' {
-            std::thread::sleep(BLOCKED_FOR);
-            return match thread_state(pid, tid).1 - runs {
-                woke if woke <= WAKE_UPS_ALLOWED => Ok(()),
-                woke => Err(format!(
-                    "it polled: it woke up {woke} times in {BLOCKED_FOR:?} with nothing to \
-                     wait for, where one sleep until the event will do"
-                )),
-            };
-        }
-        if Instant::now() > deadline {
-            return Err(format!("it spun: it never went to sleep in {SOON:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    procfs::sleeps_through(pid, tid, BLOCKED_FOR, WAKE_UPS_ALLOWED, SOON)
 }
 
 /// The threads of this process.

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mpkit::testkit::procfs::{self, sleeps_through, stat, status_kib, thread_stat};
 use mpkit::testkit::{
     assert_same_lines, isolated, isolated_with, reap, say, Gate, Redactor, Transcript,
 };
@@ -535,4 +536,114 @@ fn a_deadlock_failure_says_where_each_process_was_stuck() {
     });
     let at = format!("tests/kit.rs:{BLOCKED_AT}:");
     assert_eq!(message.matches(&at).count(), 2, "both processes: {message}");
+}
+
+/// Starts a thread that sends its tid, then runs `body`; returns the tid.
+fn thread_running(body: impl FnOnce() + Send + 'static) -> (i32, std::thread::JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        // Safety: gettid takes no arguments.
+        tx.send(unsafe { libc::gettid() }).unwrap();
+        body();
+    });
+    (rx.recv().unwrap(), handle)
+}
+
+/// `/proc/<pid>/stat` splits at the last `)`: a command name may hold both parentheses
+/// and spaces.
+#[test]
+fn procfs_reads_state_parent_and_cpu_even_behind_a_tricky_name() {
+    let me = std::process::id() as i32;
+    let (state, ppid, ticks) = isolated(move || {
+        let mut gate = Gate::new();
+        let ends = gate.ends();
+        let mut child = fork_child(move || {
+            nix::sys::prctl::set_name(c"a) b (c").unwrap();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(30) {
+                std::hint::spin_loop();
+            }
+            ends.pass();
+        })
+        .expect("fork");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while procfs::state(child.pid()) != Some('S') {
+            assert!(
+                Instant::now() < deadline,
+                "the child never waited at the gate"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let seen = stat(child.pid()).unwrap();
+        assert_eq!(procfs::cpu_ticks(child.pid()), seen.cpu_ticks);
+        assert!(
+            seen.minor_faults > 0,
+            "a forked child faults on its first writes"
+        );
+        gate.open();
+        assert_eq!(reap(&mut child), ExitStatus::Exited(0));
+        (seen.state, seen.ppid, seen.cpu_ticks)
+    });
+    assert_eq!(state, 'S');
+    assert_ne!(
+        ppid, me,
+        "the child's parent is the isolated exercise, not the test"
+    );
+    assert!(ppid > 0);
+    assert!(
+        ticks <= 100,
+        "30 ms of spinning is a few ticks, not {ticks}"
+    );
+    assert_eq!(stat(i32::MAX), None, "no such process");
+    assert_eq!(procfs::state(i32::MAX), None);
+    // Safety: gettid takes no arguments.
+    let tid = unsafe { libc::gettid() };
+    let (thread, runs) = thread_stat(me, tid).expect("this thread");
+    assert_eq!(thread.state, 'R', "this thread is running");
+    assert!(runs >= 1, "a running thread has been put on a CPU");
+    assert!(status_kib(me, "VmRSS").unwrap() > 0);
+    assert_eq!(status_kib(me, "NoSuchLine"), None);
+}
+
+#[test]
+fn sleeps_through_tells_a_sleep_from_a_poll_and_a_spin() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let pid = std::process::id() as i32;
+    let window = Duration::from_millis(100);
+    let (sleeper, sleeping) = thread_running(|| std::thread::sleep(Duration::from_millis(400)));
+    assert_eq!(
+        sleeps_through(pid, sleeper, window, 0, Duration::from_secs(1)),
+        Ok(())
+    );
+    sleeping.join().unwrap();
+    assert_eq!(
+        sleeps_through(pid, sleeper, window, 0, Duration::from_secs(1)),
+        Err("it ended before it went to sleep".to_owned())
+    );
+
+    let (poller, polling) = thread_running(|| {
+        for _ in 0..40 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let polled = sleeps_through(pid, poller, window, 3, Duration::from_secs(1));
+    polling.join().unwrap();
+    let polled = polled.unwrap_err();
+    assert!(polled.starts_with("it polled: it woke up"), "{polled}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let (spinner, spinning) = thread_running(move || {
+        let start = Instant::now();
+        while !stopped.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(5) {
+            std::hint::spin_loop();
+        }
+    });
+    let spun = sleeps_through(pid, spinner, window, 0, Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    spinning.join().unwrap();
+    assert_eq!(
+        spun,
+        Err("it spun: it never went to sleep in 50ms".to_owned())
+    );
 }

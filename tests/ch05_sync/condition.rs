@@ -51,7 +51,7 @@ fn settle(children: &mut [Child], ended: usize) {
         for child in children.iter_mut() {
             if child.try_wait().expect("try_wait").is_some() {
                 gone += 1;
-            } else if proc_state(child.pid()) != 'S' {
+            } else if procfs::state(child.pid()) != Some('S') {
                 asleep = false;
             }
         }
@@ -107,7 +107,7 @@ fn notify_exactly(waiters: u32, notified: u32, stopped: u32) -> (u64, u64, Strin
         for &i in &stop {
             children[i].signal(Signal::SIGSTOP).expect("SIGSTOP");
             let pid = children[i].pid();
-            until("a waiter stopped", &mut [], || proc_state(pid) == 'T');
+            until("a waiter stopped", &mut [], || procfs::state(pid) == Some('T'));
         }
         cond.notify(notified).unwrap();
         let own = debug(cond.wait(Some(Duration::from_millis(20))));

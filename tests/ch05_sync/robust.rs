@@ -148,7 +148,7 @@ fn ex7_a_waiter_wakes_when_the_holder_dies() {
         });
         robust_wait_for(&shared.word, 1, Some(&mut holder));
         std::thread::sleep(Duration::from_millis(300));
-        let waiter_cpu = cpu_ticks(waiter.pid());
+        let waiter_cpu = procfs::cpu_ticks(waiter.pid());
         holder
             .signal(nix::sys::signal::Signal::SIGKILL)
             .expect("SIGKILL the holder");
@@ -247,11 +247,11 @@ fn ex7_lock_times_out_while_another_process_holds_it() {
         ));
         let short_ms = started.elapsed().as_millis() as u64;
         robust_signal(&shared.word, 2);
-        let cpu_before = cpu_ticks(std::process::id() as i32);
+        let cpu_before = procfs::cpu_ticks(std::process::id() as i32);
         let started = std::time::Instant::now();
         let long = lock.lock(LONG);
         let long_ms = started.elapsed().as_millis() as u64;
-        let waiter_cpu = cpu_ticks(std::process::id() as i32) - cpu_before;
+        let waiter_cpu = procfs::cpu_ticks(std::process::id() as i32) - cpu_before;
         lines.push(format!("5 s: {long:?}"));
         drop(long);
         lines.push(format!("holder: {:?}", reap(&mut holder)));
