@@ -20,8 +20,9 @@
 //! 2. **Replace**: 4 processes, numbered 1 to 4, each write their number into every
 //!    element of one 1 000 000-int array (the notebook's granularity cell), with
 //!    exercise 6's three functions: holding a `Lock` for the whole loop, locking it for
-//!    each element, and with no lock; and per element with the `Array`'s default
-//!    `RLock`. Each run counts how often the number changes along the array (0: one
+//!    each element, and with no lock; per element with the `Array`'s default `RLock`;
+//!    and the whole loop without `replace_locking_all`'s `populate`, so that each
+//!    process's page faults come inside its turn under the lock. Each run counts how often the number changes along the array (0: one
 //!    process's number everywhere). Targets for the two locked ones: at least 20x faster
 //!    than CPython's `RawArray` and `Lock` doing the same.
 //! 3. **The limit**: one process writes 1 000 000 ints into a shared array with
@@ -166,6 +167,11 @@ fn main() {
         py.map(|p| p.replace_all_s * 1e3),
     );
     row(
+        "  ... the pages mapped under the lock (no populate)",
+        median(&replace.all_faulting_s) * 1e3,
+        None,
+    );
+    row(
         "4 x 1 000 000-int replace, a lock per element",
         each_ms,
         py.map(|p| p.replace_each_s * 1e3),
@@ -252,6 +258,12 @@ fn main() {
             count(median(&counter.unlocked_final)),
         )
         .add("replace_all_ms", all_ms, "ms", ms(all_ms))
+        .add(
+            "replace_all_faulting_ms",
+            median(&replace.all_faulting_s) * 1e3,
+            "ms",
+            ms(median(&replace.all_faulting_s) * 1e3),
+        )
         .add("replace_each_ms", each_ms, "ms", ms(each_ms))
         .add(
             "replace_each_ns",
@@ -505,6 +517,7 @@ fn locked_increments(counter: &Value<i32>, what: &str) -> f64 {
 #[derive(Default)]
 struct Replace {
     all_s: Vec<f64>,
+    all_faulting_s: Vec<f64>,
     each_s: Vec<f64>,
     each_rlock_s: Vec<f64>,
     unlocked_s: Vec<f64>,
@@ -520,6 +533,13 @@ impl Replace {
         }));
         let mixed = switches(&arr.get_obj().to_vec());
         assert_eq!(mixed, 0, "whole-loop locking left a mix");
+
+        let arr = locked_array();
+        self.all_faulting_s
+            .push(gated("replace (whole loop, faults under the lock)", |k| {
+                faulting_under_the_lock(&arr, number(k))
+            }));
+        assert_eq!(switches(&arr.get_obj().to_vec()), 0, "a mix");
 
         let arr = locked_array();
         self.each_s.push(gated("replace (each element)", |k| {
@@ -539,6 +559,15 @@ impl Replace {
             replace_unlocked(&arr, number(k)).expect("replace_unlocked failed")
         }));
         self.unlocked_switches.push(switches(&arr.to_vec()) as f64);
+    }
+}
+
+/// `replace_locking_all` without its `populate`: each page's first write faults while
+/// the lock is held.
+fn faulting_under_the_lock(arr: &Array<i32>, n: i32) {
+    let guard = arr.lock().expect("lock failed");
+    for index in 0..guard.len() {
+        guard.set(index, n).expect("set failed");
     }
 }
 

@@ -319,6 +319,71 @@ fn given_a_region_is_zeros_shared_with_children_forked_after_it() {
     assert_eq!(after, 42);
 }
 
+/// Minor page faults this process has taken while running `f`.
+fn faults_while(f: impl FnOnce()) -> u64 {
+    let me = std::process::id() as i32;
+    let faults = || procfs::stat(me).expect("my own stat").minor_faults;
+    let before = faults();
+    f();
+    faults() - before
+}
+
+/// Writes `value` into every slot, one store at a time (no allocation on the way).
+fn fill(region: &Region<u32>, value: u32) {
+    for slot in region.slots() {
+        slot.store(value);
+    }
+}
+
+/// 4 MiB of `u32`: 1024 pages.
+const PAGES_LEN: usize = 1 << 20;
+const PAGES: u64 = (PAGES_LEN * 4 / 4096) as u64;
+
+/// `fork` copies none of a shared mapping's page-table entries: a child's first write
+/// to each page faults. `populate` maps them all in one call, after which writes take
+/// no fault, in the process that made the array and in a child alike.
+#[test]
+fn given_populate_maps_every_page_so_that_writes_take_no_fault() {
+    let (parent, unpopulated, populated, rss_kib) = isolated(|| {
+        let region = Region::<u32>::zeroed(PAGES_LEN).expect("region");
+        let counts = Region::<u64>::zeroed(3).expect("counts");
+        let counts = counts.slots();
+        region.populate().expect("populate");
+        let parent = faults_while(|| fill(&region, 1));
+        let mut first = spawn(|| counts[0].store(faults_while(|| fill(&region, 2))));
+        join(&mut first);
+        let mut second = spawn(|| {
+            region.populate().expect("populate in a child");
+            let me = std::process::id() as i32;
+            counts[1].store(procfs::status_kib(me, "RssShmem").expect("RssShmem"));
+            counts[2].store(faults_while(|| fill(&region, 3)));
+        });
+        join(&mut second);
+        let shared = region.slots().iter().all(|slot| slot.load() == 3);
+        assert!(shared, "the last child's writes are shared");
+        (parent, counts[0].load(), counts[2].load(), counts[1].load())
+    });
+    let few = PAGES / 32;
+    assert!(
+        parent <= few,
+        "{parent} faults writing {PAGES} populated pages"
+    );
+    assert!(
+        unpopulated >= PAGES / 2,
+        "a child writing without populate faults on every page: {unpopulated} faults, \
+         {PAGES} pages"
+    );
+    assert!(
+        populated <= few,
+        "{populated} faults after populate in a child"
+    );
+    assert!(
+        rss_kib >= PAGES * 4,
+        "after populate the child maps all {} KiB: RssShmem {rss_kib} KiB",
+        PAGES * 4
+    );
+}
+
 #[test]
 fn given_a_region_too_big_for_memory_is_an_error() {
     let err = Region::<u64>::zeroed(usize::MAX / 4)
@@ -1509,6 +1574,29 @@ fn ex6_each_variant_writes_every_element() {
             Ok::<_, ()>(vec![9; 5])
         ))
     );
+}
+
+/// Mapping the pages needs no lock: the whole-loop variant does it before it waits for
+/// the lock, so that the other processes' faults do not pile up inside its turn.
+#[test]
+fn ex6_whole_loop_maps_the_pages_before_it_waits_for_the_lock() {
+    let (rss_kib, after) = isolated(|| {
+        let array = Array::<i32>::new(PAGES_LEN).expect("array");
+        let guard = array.lock().expect("lock");
+        let mut child = spawn(|| replace_locking_all(&array, 7).unwrap());
+        procfs::wait_in_syscall(child.pid(), &[libc::SYS_futex]);
+        let rss_kib = procfs::status_kib(child.pid(), "RssShmem").unwrap_or(0);
+        drop(guard);
+        join(&mut child);
+        (rss_kib, array.get_obj().iter().all(|x| x == 7))
+    });
+    assert!(
+        rss_kib >= PAGES * 4,
+        "while it waited for the lock, the child had mapped {rss_kib} KiB of the array's {} \
+         KiB: map the pages (`populate`) before taking the lock",
+        PAGES * 4
+    );
+    assert!(after, "every element written once the lock was free");
 }
 
 /// How often each locking variant takes the lock: once per element, or once in all.

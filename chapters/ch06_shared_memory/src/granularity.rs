@@ -27,11 +27,13 @@ pub fn replace_locking_each<T: Element>(arr: &Array<T>, n: T) -> Result<(), ShmE
 }
 
 /// Writes `n` into every element, in order, holding the array's lock once for the
-/// whole loop.
+/// whole loop. Before it takes the lock, it maps the array's pages into this process:
+/// that needs no lock, so it is not made to wait for one.
 pub fn replace_locking_all<T: Element>(arr: &Array<T>, n: T) -> Result<(), ShmError> {
-    // TODO: write `n` into every element, with one hold of the lock for all.
+    // TODO: map the array's pages first, then write `n` into every element,
+    // with one hold of the lock for all.
     todo!(
-        "write {n:?} into all {} elements, under one lock",
+        "write {n:?} into all {} elements under one lock, the pages mapped before it is taken",
         arr.len()
     )
 }

@@ -39,11 +39,19 @@ pub fn replace_locking_each<T: Element>(arr: &Array<T>, n: T) -> Result<(), ShmE
 }
 
 /// Writes `n` into every element, in order, holding the array's lock once for the
-/// whole loop.
+/// whole loop. Before it takes the lock, it maps the array's pages into this process:
+/// that needs no lock, so it is not made to wait for one.
 pub fn replace_locking_all<T: Element>(arr: &Array<T>, n: T) -> Result<(), ShmError> {
-    // SKELETON: // TODO: write `n` into every element, with one hold of the lock for all.
-    // SKELETON: todo!("write {n:?} into all {} elements, under one lock", arr.len())
+    // SKELETON: // TODO: map the array's pages first, then write `n` into every element,
+    // SKELETON: // with one hold of the lock for all.
+    // SKELETON: todo!(
+    // SKELETON:     "write {n:?} into all {} elements under one lock, the pages mapped before it is taken",
+    // SKELETON:     arr.len()
+    // SKELETON: )
     // BEGIN SOLUTION
+    // Mapping the pages needs no lock: done first, it runs alongside the other
+    // processes' loops instead of inside this one's turn.
+    arr.get_obj().populate()?;
     let guard = arr.lock()?;
     for index in 0..guard.len() {
         guard.set(index, n)?;

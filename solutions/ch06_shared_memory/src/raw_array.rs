@@ -131,6 +131,13 @@ impl<T: Element> RawArray<T> {
         self.region.as_ptr()
     }
 
+    /// Maps every page of the array into this process now, in one system call, instead
+    /// of one page fault at a time on first touch (see [`Region::populate`]). Worth it
+    /// before a long loop over the array, and outside any lock.
+    pub fn populate(&self) -> Result<(), ShmError> {
+        Ok(self.region.populate()?)
+    }
+
     /// The slot at `index`, or `IndexOutOfRange`.
     fn slot(&self, index: usize) -> Result<&Slot<T>, ShmError> {
         self.region
