@@ -16,7 +16,9 @@
 //!
 //! 1. **Round trip** of an 8-byte message: the parent sends, the child sends the same
 //!    bytes back; 2 000 warm-up trips, then the median of 20 000. Over a raw stream
-//!    socketpair (`write` + `read` of 8 bytes), a raw pair of pipes, a `Connection`
+//!    socketpair (`write` + `read` of 8 bytes; and again with neither side ever
+//!    sleeping: `recv` with `MSG_DONTWAIT` and `sched_yield` until the bytes come, the
+//!    floor when nobody is woken), a raw pair of pipes, a `Connection`
 //!    (`send_bytes` + `recv_bytes`), two `ipc-channel` channels, and CPython's
 //!    `Pipe()`. Targets: at most 1.15x the raw socketpair, no slower than
 //!    ipc-channel, at least 2x faster than CPython.
@@ -166,6 +168,33 @@ fn read_fd(fd: RawFd, buf: &mut [u8]) {
     }
 }
 
+/// Reads until `buf` is full without ever sleeping: `recv(2)` with `MSG_DONTWAIT`, and
+/// `sched_yield` while nothing has come (on one CPU, the other process must run).
+fn read_fd_busy(fd: RawFd, buf: &mut [u8]) {
+    let mut got = 0;
+    while got < buf.len() {
+        // Safety: reads into the live rest of `buf`.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            1.. => got += n as usize,
+            0 => panic!("end-of-file"),
+            _ => {
+                let errno = nix::errno::Errno::last();
+                assert_eq!(errno, nix::errno::Errno::EAGAIN, "recv failed");
+                // Safety: sched_yield takes no argument and touches no memory.
+                unsafe { libc::sched_yield() };
+            }
+        }
+    }
+}
+
 /// Times `trips()` round trips after `warmup_trips()`, returns the median in microseconds.
 fn median_trip(mut trip: impl FnMut()) -> f64 {
     for _ in 0..warmup_trips() {
@@ -186,7 +215,8 @@ fn total_trips() -> usize {
     warmup_trips() + trips()
 }
 
-fn roundtrip_socketpair(placement: Placement) -> f64 {
+/// Over a raw stream socketpair; `busy`: neither side ever sleeps ([`read_fd_busy`]).
+fn roundtrip_socketpair(placement: Placement, busy: bool) -> f64 {
     use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
     let (a, b) = socketpair(
         AddressFamily::Unix,
@@ -195,10 +225,12 @@ fn roundtrip_socketpair(placement: Placement) -> f64 {
         SockFlag::SOCK_CLOEXEC,
     )
     .expect("socketpair");
+    let read = if busy { read_fd_busy } else { read_fd };
     raw_roundtrip(
         placement,
         (a.as_raw_fd(), a.as_raw_fd()),
         (b.as_raw_fd(), b.as_raw_fd()),
+        read,
     )
 }
 
@@ -206,23 +238,28 @@ fn roundtrip_pipes(placement: Placement) -> f64 {
     let (r1, w1) = nix::unistd::pipe().expect("pipe");
     let (r2, w2) = nix::unistd::pipe().expect("pipe");
     let fds = [&r1, &w1, &r2, &w2].map(|fd: &OwnedFd| fd.as_raw_fd());
-    raw_roundtrip(placement, (fds[2], fds[1]), (fds[0], fds[3]))
+    raw_roundtrip(placement, (fds[2], fds[1]), (fds[0], fds[3]), read_fd)
 }
 
 /// The parent writes on `here.1` and reads `here.0`; the child reads `there.0` and
-/// writes `there.1`.
-fn raw_roundtrip(placement: Placement, here: (RawFd, RawFd), there: (RawFd, RawFd)) -> f64 {
+/// writes `there.1`; both read with `read`.
+fn raw_roundtrip(
+    placement: Placement,
+    here: (RawFd, RawFd),
+    there: (RawFd, RawFd),
+    read: fn(RawFd, &mut [u8]),
+) -> f64 {
     let echo = child(placement, || {
         let mut buf = [0u8; 8];
         for _ in 0..total_trips() {
-            read_fd(there.0, &mut buf);
+            read(there.0, &mut buf);
             write_fd(there.1, &buf);
         }
     });
     let mut buf = [0u8; 8];
     let median = median_trip(|| {
         write_fd(here.1, b"12345678");
-        read_fd(here.0, &mut buf);
+        read(here.0, &mut buf);
     });
     join_ok(echo, "raw round trip");
     median
@@ -416,6 +453,7 @@ fn memcpy_rate() -> f64 {
 /// One placement's figures.
 struct Measured {
     socketpair_us: f64,
+    busy_socketpair_us: f64,
     pipes_us: f64,
     connection_us: f64,
     ipc_us: f64,
@@ -430,7 +468,8 @@ struct Measured {
 
 fn measure(placement: Placement) -> Measured {
     pin(0);
-    let socketpair_us = roundtrip_socketpair(placement);
+    let socketpair_us = roundtrip_socketpair(placement, false);
+    let busy_socketpair_us = roundtrip_socketpair(placement, true);
     let pipes_us = roundtrip_pipes(placement);
     let connection_us = roundtrip_connection(placement);
     let ipc_us = roundtrip_ipc_channel(placement);
@@ -449,6 +488,7 @@ fn measure(placement: Placement) -> Measured {
     let big_gb_s = big_connection(placement);
     Measured {
         socketpair_us,
+        busy_socketpair_us,
         pipes_us,
         connection_us,
         ipc_us,
@@ -500,10 +540,11 @@ fn main() {
         let cpython_gb_s = py(&format!("big_{key}_gb_s"));
         println!("\n{} ({}):", placement.label(), key);
         println!(
-            "  8-byte round trip, median: Connection {:.1} µs | raw socketpair {:.1} µs | raw \
-             pipes {:.1} µs | ipc-channel {:.1} µs | CPython {}",
+            "  8-byte round trip, median: Connection {:.1} µs | raw socketpair {:.1} µs \
+             (never sleeping: {:.1} µs) | raw pipes {:.1} µs | ipc-channel {:.1} µs | CPython {}",
             m.connection_us,
             m.socketpair_us,
+            m.busy_socketpair_us,
             m.pipes_us,
             m.ipc_us,
             cpython_us.map_or("skipped".into(), |v| format!("{v:.1} µs"))
@@ -517,6 +558,10 @@ fn main() {
         }
         figures.micros(&format!("roundtrip_{key}_connection_us"), m.connection_us);
         figures.micros(&format!("roundtrip_{key}_socketpair_us"), m.socketpair_us);
+        figures.micros(
+            &format!("roundtrip_{key}_busy_socketpair_us"),
+            m.busy_socketpair_us,
+        );
         figures.micros(&format!("roundtrip_{key}_pipes_us"), m.pipes_us);
         figures.micros(&format!("roundtrip_{key}_ipc_channel_us"), m.ipc_us);
         figures.ratio(
@@ -532,6 +577,10 @@ fn main() {
             .cpython(&format!("roundtrip_{key}_cpython_us"))
             .limit("raw socketpair", &format!("roundtrip_{key}_socketpair_us"))
             .peer("ipc-channel", &format!("roundtrip_{key}_ipc_channel_us"))
+            .peer(
+                "raw socketpair, never sleeping",
+                &format!("roundtrip_{key}_busy_socketpair_us"),
+            )
             .target(Target::within_limit(1.15))
             .target(Target::faster_than("ipc-channel", 1.0))
             .target(Target::faster_than_cpython(2.0)),

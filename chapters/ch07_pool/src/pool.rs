@@ -464,8 +464,7 @@ impl Inner {
     }
 }
 
-/// How often `step`, and an idle worker, look (yielding the CPU in between) before
-/// they sleep.
+/// How often `step` looks (yielding the CPU in between) before it sleeps.
 pub(crate) const LOOKS_BEFORE_SLEEP: u32 = 16;
 
 /// `wait` on `objects` until `deadline`, but first a few looks that do not sleep, with

@@ -96,7 +96,6 @@ pub fn serve(conn: &mut Connection, setup: &WorkerSetup) {
     }
     let mut done = 0;
     while setup.maxtasks.is_none_or(|max| done < max) {
-        look_a_little(conn);
         let outcome = match conn.recv_bytes() {
             Ok(frame) => match ch04_pipes_queues::decode::<Task>(&frame) {
                 // SAFETY: the frame came from the pool, the only other holder of this
@@ -115,25 +114,6 @@ pub fn serve(conn: &mut Connection, setup: &WorkerSetup) {
     // END SOLUTION
 }
 // ANCHOR_END: serve
-// BEGIN SOLUTION
-
-// ANCHOR: look_a_little
-/// Looks at `conn` a few times, yielding the CPU in between, before the worker sleeps
-/// in `recv`: in a stream of tasks the next one often comes within microseconds, and
-/// then nobody has to wake this process, nor the CPU it would doze on. A few
-/// microseconds at most: an idle worker still sleeps.
-fn look_a_little(conn: &Connection) {
-    for _ in 0..crate::pool::LOOKS_BEFORE_SLEEP {
-        // An error (a closed end) is for `recv` to report: stop looking.
-        if conn.poll(Some(std::time::Duration::ZERO)).unwrap_or(true) {
-            return;
-        }
-        // SAFETY: sched_yield takes no argument and touches no memory.
-        unsafe { libc::sched_yield() };
-    }
-}
-// ANCHOR_END: look_a_little
-// END SOLUTION
 
 /// Sends `outcome`; a result too long for one message is answered with an `Encode`
 /// error instead. False when the pool cannot be reached.
