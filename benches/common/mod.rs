@@ -16,7 +16,7 @@
 mod digest;
 mod rows;
 
-pub use rows::{number, Better, Role, Target};
+pub use rows::{number, time_text, Better, Role, Target};
 
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read};
@@ -157,18 +157,6 @@ pub fn json_string(line: &str, key: &str) -> Option<String> {
 /// The workspace root (the root package's directory).
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A time in seconds as the book prints it: two significant digits in the unit that
-/// suits it (`6.4 ns`, `41 µs`, `3.1 ms`, `1.2 s`).
-pub fn time_text(seconds: f64) -> String {
-    let (scale, unit) = match seconds.abs() {
-        s if s < 1e-6 => (1e9, "ns"),
-        s if s < 1e-3 => (1e6, "µs"),
-        s if s < 1.0 => (1e3, "ms"),
-        _ => (1.0, "s"),
-    };
-    format!("{} {unit}", number(seconds * scale, 2))
 }
 
 /// One figure: its value, its unit and the text the book prints.

@@ -213,3 +213,15 @@ pub fn number(value: f64, significant: u32) -> String {
         None => format!("{sign}{grouped}"),
     }
 }
+
+/// A time in seconds as the book prints it: two significant digits in the unit that
+/// suits it (`6.4 ns`, `41 µs`, `3.1 ms`, `1.2 s`).
+pub fn time_text(seconds: f64) -> String {
+    let (scale, unit) = match seconds.abs() {
+        s if s < 1e-6 => (1e9, "ns"),
+        s if s < 1e-3 => (1e6, "µs"),
+        s if s < 1.0 => (1e3, "ms"),
+        _ => (1.0, "s"),
+    };
+    format!("{} {unit}", number(seconds * scale, 2))
+}

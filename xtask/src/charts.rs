@@ -5,7 +5,7 @@
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use crate::results::{number, Line, Role, Series};
+use crate::results::{number, time_text, Line, Role, Series};
 
 /// Width of every chart, in SVG pixels (the page scales it to its column).
 const WIDTH: u32 = 760;
@@ -46,21 +46,10 @@ fn colour(role: Role, index: usize) -> RGBColor {
     palette[index % palette.len()]
 }
 
-/// A time in seconds, two significant digits in the unit that suits it.
-pub fn time_label(seconds: f64) -> String {
-    let (scale, unit) = match seconds.abs() {
-        s if s < 1e-6 => (1e9, "ns"),
-        s if s < 1e-3 => (1e6, "µs"),
-        s if s < 1.0 => (1e3, "ms"),
-        _ => (1.0, "s"),
-    };
-    format!("{} {unit}", number(seconds * scale, 2))
-}
-
 /// A value of a series' `unit` as an axis label.
 fn value_label(value: f64, unit: &str) -> String {
     match seconds_per(unit) {
-        Some(scale) => time_label(value * scale),
+        Some(scale) => time_text(value * scale),
         // A rate's axis says what it counts: "1.5 M/s" under "msg/s".
         None if value >= 1e6 => format!("{} M{}", number(value / 1e6, 2), per(unit)),
         None if value >= 1e3 => format!("{} k{}", number(value / 1e3, 2), per(unit)),
@@ -154,7 +143,7 @@ pub fn overview(bars: &[Bar]) -> Result<String, String> {
                     .map_or(String::new(), |b| b.label.clone()),
                 _ => String::new(),
             })
-            .x_label_formatter(&|seconds| time_label(*seconds))
+            .x_label_formatter(&|seconds| time_text(*seconds))
             .x_desc("time per operation (log scale; shorter is faster)")
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 13))
@@ -358,7 +347,7 @@ mod tests {
 
     #[test]
     fn axis_labels_carry_their_unit() {
-        assert_eq!(time_label(4.4e-9), "4.4 ns");
+        assert_eq!(time_text(4.4e-9), "4.4 ns");
         assert_eq!(value_label(2.0, "ms"), "2.0 ms");
         assert_eq!(value_label(1.5e6, "msg/s"), "1.5 M/s");
     }

@@ -180,25 +180,9 @@ pub fn expand(
     text: &str,
     figures: &Figures,
 ) -> Result<String, Vec<String>> {
-    let mut out = String::with_capacity(text.len());
-    let mut problems = Vec::new();
-    let mut copied = 0;
-    for tag in tags(text) {
-        match figures.get(tag.rest) {
-            Ok(figure) => {
-                out.push_str(&text[copied..tag.span.start]);
-                out.push_str(&figure.text);
-                copied = tag.span.end;
-            }
-            Err(problem) => problems.push(format!("{}: {problem}", tag.place(root, page, text))),
-        }
-    }
-    out.push_str(&text[copied..]);
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    includes::replace(root, page, text, "figure", |tag| {
+        figures.get(tag.rest).map(|figure| figure.text.clone())
+    })
 }
 
 /// The `{{#figure ...}}` tags of a page.

@@ -111,19 +111,24 @@ pub fn check(root: &Path, book_src: &Path) -> Report {
     report
 }
 
-/// `text` (a page in `dir`) with every `{{#include}}` replaced by the text it names,
-/// as [`included`] gives it; the other directives are left to mdBook. `Err` lists
-/// every include that did not resolve, each as "page:line: directive: problem".
-pub fn expand(root: &Path, page: &Path, text: &str) -> Result<String, Vec<String>> {
-    let dir = page.parent().unwrap_or(root);
+/// `text` (the page `page`) with every `{{#kind ...}}` directive replaced by what
+/// `with` makes of it; the other directives are left as they are. `Err` lists every
+/// directive `with` refused, each as "page:line: directive: problem".
+pub fn replace(
+    root: &Path,
+    page: &Path,
+    text: &str,
+    kind: &str,
+    mut with: impl FnMut(&Directive<'_>) -> Result<String, String>,
+) -> Result<String, Vec<String>> {
     let mut out = String::with_capacity(text.len());
     let mut problems = Vec::new();
     let mut copied = 0;
     for directive in directives(text) {
-        if directive.kind != "include" {
+        if directive.kind != kind {
             continue;
         }
-        match included(root, dir, &directive) {
+        match with(&directive) {
             Ok(body) => {
                 out.push_str(&text[copied..directive.span.start]);
                 out.push_str(&body);
@@ -140,6 +145,16 @@ pub fn expand(root: &Path, page: &Path, text: &str) -> Result<String, Vec<String
     } else {
         Err(problems)
     }
+}
+
+/// `text` (a page in `dir`) with every `{{#include}}` replaced by the text it names,
+/// as [`included`] gives it; the other directives are left to mdBook. `Err` lists
+/// every include that did not resolve, each as "page:line: directive: problem".
+pub fn expand(root: &Path, page: &Path, text: &str) -> Result<String, Vec<String>> {
+    let dir = page.parent().unwrap_or(root);
+    replace(root, page, text, "include", |directive| {
+        included(root, dir, directive)
+    })
 }
 
 /// The text an include directive of a page in `dir` stands for: the part of the file

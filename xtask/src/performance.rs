@@ -52,37 +52,15 @@ pub fn expand(
     text: &str,
     results: &Results,
 ) -> Result<String, Vec<String>> {
-    let mut out = String::with_capacity(text.len());
-    let mut problems = Vec::new();
-    let mut copied = 0;
-    for tag in includes::directives(text)
-        .into_iter()
-        .filter(|d| d.kind == "performance")
-    {
-        let generated = match tag.rest {
-            "machine" => Ok(machine(results)),
-            "tables" => Ok(tables(root, results)),
-            "overview" => overview(results),
-            "sweeps" => sweeps(results),
-            other => Err(format!(
-                "no part `{other}` (machine, tables, overview, sweeps)"
-            )),
-        };
-        match generated {
-            Ok(generated) => {
-                out.push_str(&text[copied..tag.span.start]);
-                out.push_str(&generated);
-                copied = tag.span.end;
-            }
-            Err(problem) => problems.push(format!("{}: {problem}", tag.place(root, page, text))),
-        }
-    }
-    out.push_str(&text[copied..]);
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    includes::replace(root, page, text, "performance", |tag| match tag.rest {
+        "machine" => Ok(machine(results)),
+        "tables" => Ok(tables(root, results)),
+        "overview" => overview(results),
+        "sweeps" => sweeps(results),
+        other => Err(format!(
+            "no part `{other}` (machine, tables, overview, sweeps)"
+        )),
+    })
 }
 
 /// "Measured on ..., CPU, cores, kernel", from the figures files (a range of dates

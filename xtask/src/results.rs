@@ -16,7 +16,7 @@ use crate::chapters::relative;
 #[path = "../../benches/common/rows.rs"]
 pub mod rows;
 
-pub use rows::{number, Better, Role, Target};
+pub use rows::{number, time_text, Better, Role, Target};
 
 /// One figure of a figures file.
 #[derive(Clone, Debug)]
