@@ -36,30 +36,36 @@ use crate::queue_api::MpQueue;
 /// the most all the items in the queue can take together.
 pub const RING_BYTES: usize = 1 << 20;
 
-/// What the processes of a [`RingQueue`] share. `tail` and `head` sit on cache lines
-/// of their own, so a putter and a getter do not slow each other down.
+/// What the processes of a [`RingQueue`] share. What putters write sits on one cache
+/// line, what getters write on another: each side then reads the other's line once per
+/// item, and no line is written by both (it would bounce between the CPUs twice per
+/// item).
 #[repr(C, align(64))]
 pub struct RingState {
     /// Bytes ever put: moved by putters only, under the put lock.
     tail: AtomicU64,
-    _tail_line: [u8; 56],
-    /// Bytes ever got: moved by getters only, under the get lock.
-    head: AtomicU64,
-    _head_line: [u8; 56],
     /// Moves (wrapping) whenever an item is put: getters sleep on it.
     items: AtomicU32,
-    /// Getters asleep on `items`.
-    items_waiters: AtomicU32,
+    /// Putters asleep on `space` (written only by a putter about to sleep).
+    space_waiters: AtomicU32,
+    /// Items ever put, for `qsize`.
+    puts: AtomicU64,
+    _put_line: [u8; 40],
+    /// Bytes ever got: moved by getters only, under the get lock.
+    head: AtomicU64,
     /// Moves (wrapping) whenever an item is got: putters sleep on it.
     space: AtomicU32,
-    /// Putters asleep on `space`.
-    space_waiters: AtomicU32,
-    /// Items put and got, for `qsize`.
-    puts: AtomicU64,
+    /// Getters asleep on `items` (written only by a getter about to sleep).
+    items_waiters: AtomicU32,
+    /// Items ever got, for `qsize`.
     gets: AtomicU64,
-    _counters_line: [u8; 32],
+    _get_line: [u8; 40],
     bytes: UnsafeCell<[u8; RING_BYTES]>,
 }
+
+// The two lines really are two: the getters' starts where the putters' ends.
+const _: () = assert!(std::mem::offset_of!(RingState, head) == 64);
+const _: () = assert!(std::mem::offset_of!(RingState, bytes) == 128);
 
 // Safety: repr(C), no pointers; everything but `bytes` is atomic, and the bytes of a
 // frame are written by one putter (under the put lock) before `tail` publishes them,
