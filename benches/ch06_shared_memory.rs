@@ -22,9 +22,10 @@
 //!    exercise 6's three functions: holding a `Lock` for the whole loop, locking it for
 //!    each element, and with no lock; per element with the `Array`'s default `RLock`;
 //!    and the whole loop without `replace_locking_all`'s `populate`, so that each
-//!    process's page faults come inside its turn under the lock. Each run counts how often the number changes along the array (0: one
-//!    process's number everywhere). Targets for the two locked ones: at least 20x faster
-//!    than CPython's `RawArray` and `Lock` doing the same.
+//!    process's page faults come inside its turn under the lock. Each run counts how
+//!    often the number changes along the array (0: one process's number everywhere).
+//!    Targets for the two locked ones: at least 20x faster than CPython's `RawArray`
+//!    and `Lock` doing the same.
 //! 3. **The limit**: one process writes 1 000 000 ints into a shared array with
 //!    `replace_unlocked`, next to `[i32]::fill` (a `memset`) over a private buffer of
 //!    the same size; best of 10 each, taking turns. And a child writes an array its

@@ -39,7 +39,7 @@ pub use joinable::JoinableQueue;
 pub use message::{decode, encode};
 pub use pipe::{
     CanRead, CanWrite, Connection, Duplex, Mode, Pipe, ReadOnly, Reader, WriteOnly, Writer,
-    DEFAULT_MAX_MESSAGE, HEADER, PIPE_SIZE, READ_AHEAD,
+    DEFAULT_MAX_MESSAGE, HEADER, LOOKS_BEFORE_SLEEP, PIPE_SIZE, READ_AHEAD,
 };
 pub use poll::{wait, Waitable};
 pub use queue::Queue;

@@ -27,7 +27,7 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use ch04_pipes_queues::{wait, Connection, Waitable, DEFAULT_MAX_MESSAGE};
+use ch04_pipes_queues::{wait, Connection, Waitable, DEFAULT_MAX_MESSAGE, LOOKS_BEFORE_SLEEP};
 use mpkit::Child;
 use serde::de::DeserializeOwned;
 
@@ -463,9 +463,6 @@ impl Inner {
         self.dispatch()
     }
 }
-
-/// How often `step` looks (yielding the CPU in between) before it sleeps.
-pub(crate) const LOOKS_BEFORE_SLEEP: u32 = 16;
 
 /// `wait` on `objects` until `deadline`, but first a few looks that do not sleep, with
 /// the CPU yielded in between: a worker on the other CPU often answers within

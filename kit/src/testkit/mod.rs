@@ -6,7 +6,8 @@
 //! - [`Transcript`] collects whole lines that several processes write to one pipe.
 //! - [`Gate`] lets processes wait for each other: a start gate, or one-byte signals.
 //! - [`Redactor`] replaces pids and other run-dependent numbers before a snapshot.
-//! - [`procfs`] reads `/proc`: whether a wait sleeps or spins, whether a process has ended, what it has mapped.
+//! - [`procfs`] reads `/proc`: whether a wait sleeps or spins, whether a process has
+//!   ended, what it has mapped.
 //! - [`proptest_config`] keeps multi-process properties to a few cases by default.
 
 mod gate;

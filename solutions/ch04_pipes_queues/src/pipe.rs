@@ -362,9 +362,9 @@ pub fn poll_until(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> Result
 }
 // ANCHOR_END: poll_until
 
-/// How often [`Inbox::fill`] looks for bytes, yielding the CPU in between, before it
-/// sleeps in `read(2)`.
-const LOOKS_BEFORE_SLEEP: u32 = 16;
+/// How often a wait for bytes looks, yielding the CPU in between, before it sleeps in
+/// the kernel: [`Inbox::fill`] before `read(2)`, and chapter 7's pool before `poll(2)`.
+pub const LOOKS_BEFORE_SLEEP: u32 = 16;
 
 /// How often [`spin_then_yield`] looks while spinning, and then while yielding.
 const SPINS: u32 = 200;
